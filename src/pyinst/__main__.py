@@ -1,0 +1,3 @@
+from pyinst.cli import main
+
+raise SystemExit(main())

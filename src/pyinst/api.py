@@ -1,0 +1,237 @@
+"""The `Installer`: owns the HTTP client, the cache and a thread pool; no global state."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import ssl
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+
+from . import __version__
+from .cache import Cache
+from .config import Config
+from .models import InstallPlan, InstallResult, Pin, Resolution
+from .reqfile import UserRequirement, parse_requirement
+from .target import Target
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .fetch import Fetcher
+    from .index.client import IndexClient
+    from .install import PreparedWheel
+
+RequirementLike = Union[str, Requirement, UserRequirement]
+
+
+def _user_requirements(items: Iterable[RequirementLike]) -> list[UserRequirement]:
+    out = []
+    for item in items:
+        if isinstance(item, UserRequirement):
+            out.append(item)
+        elif isinstance(item, Requirement):
+            out.append(UserRequirement(item))
+        else:
+            out.append(UserRequirement(parse_requirement(item, base_dir=Path.cwd())))
+    return out
+
+
+class Installer:
+    """Resolves and installs distributions. Use as a context manager.
+
+    Many `Installer`s may run in many threads; each owns its HTTP client, its
+    cache handle and its thread pool.
+    """
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config or Config()
+        self._lock = threading.Lock()
+        self._http: httpx.Client | None = None
+        self._client: IndexClient | None = None
+        self._fetcher: Fetcher | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._tmp_cache: str | None = None
+        self._closed = False
+
+    # -- lifetime ------------------------------------------------------------------
+
+    def __enter__(self) -> Installer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+            if self._http is not None:
+                self._http.close()
+                self._http = None
+            self._client = self._fetcher = None
+            if self._tmp_cache is not None:
+                shutil.rmtree(self._tmp_cache, ignore_errors=True)
+                self._tmp_cache = None
+
+    def _parts(self) -> tuple[IndexClient, Fetcher, ThreadPoolExecutor]:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this Installer is closed")
+            if self._client is None or self._fetcher is None or self._pool is None:
+                import httpx
+
+                from .fetch import Fetcher
+                from .index.client import IndexClient
+
+                cfg = self.config
+                verify: ssl.SSLContext | str = (
+                    ssl.create_default_context(cafile=os.fspath(cfg.ca_bundle))
+                    if cfg.ca_bundle else ssl.create_default_context())
+                self._http = httpx.Client(
+                    timeout=httpx.Timeout(cfg.timeout),
+                    verify=verify,
+                    trust_env=cfg.trust_env,
+                    limits=httpx.Limits(max_connections=max(4, cfg.max_workers * 2),
+                                        max_keepalive_connections=max(4, cfg.max_workers)),
+                    headers={"User-Agent": f"pyinst/{__version__}"},
+                )
+                if cfg.cache_dir is not None:
+                    root = Path(cfg.cache_dir)
+                else:
+                    self._tmp_cache = tempfile.mkdtemp(prefix="pyinst-cache-")
+                    root = Path(self._tmp_cache)
+                self._client = IndexClient(cfg, self._http)
+                self._fetcher = Fetcher(self._client, Cache(root))
+                self._pool = ThreadPoolExecutor(max_workers=max(1, cfg.max_workers),
+                                                thread_name_prefix="pyinst")
+            return self._client, self._fetcher, self._pool
+
+    # -- the pipeline -------------------------------------------------------------------
+
+    def resolve(
+        self,
+        requirements: Iterable[RequirementLike],
+        target: Target,
+        *,
+        constraints: Iterable[RequirementLike] = (),
+        upgrade: bool = False,
+        force_reinstall: bool = False,
+        no_deps: bool = False,
+    ) -> Resolution:
+        """Pin every distribution the requirements need on ``target``."""
+        from .installed import installed_distributions
+        from .resolve import Provider, ResolveOptions, resolve_requirements, to_req
+
+        reqs = _user_requirements(requirements)
+        cons = _user_requirements(constraints)
+        client, fetcher, _ = self._parts()
+        installed = installed_distributions(target)
+        hashes: dict[NormalizedName, dict[str, list[str]]] = {}
+        for ur in [*reqs, *cons]:
+            if ur.hashes:
+                slot = hashes.setdefault(canonicalize_name(ur.requirement.name), {})
+                for algo, digests in ur.hashes.items():
+                    slot.setdefault(algo, []).extend(digests)
+        constraint_map: dict[NormalizedName, list[Any]] = {}
+        env = {**target.markers, "extra": ""}
+        for c in cons:
+            if c.requirement.marker is None or c.requirement.marker.evaluate(env):
+                r = to_req(c.requirement)
+                constraint_map.setdefault(r.name, []).append(r)
+        options = ResolveOptions(
+            upgrade=frozenset(canonicalize_name(r.requirement.name) for r in reqs)
+            if upgrade else frozenset(),
+            force_reinstall=force_reinstall,
+            no_deps=no_deps,
+            allow_prereleases=self.config.allow_prereleases,
+            constraints=constraint_map,
+            hashes=hashes,
+        )
+        provider = Provider(client=client, fetcher=fetcher, target=target, installed=installed,
+                            options=options, binary_allowed=self.config.binary.wheels_allowed,
+                            config_prereleases=self.config.allow_prereleases)
+        return resolve_requirements(provider, [r.requirement for r in reqs], env=target.markers)
+
+    def plan(self, resolution: Resolution, target: Target) -> InstallPlan:
+        from .installed import installed_distributions
+        from .plan import make_plan
+
+        return make_plan(resolution, installed_distributions(target))
+
+    def fetch(self, pins: Sequence[Pin]) -> list[PreparedWheel]:
+        """Download (in parallel) and verify the wheels of ``pins``."""
+        from .install import PreparedWheel
+
+        _, fetcher, pool = self._parts()
+        futures = [pool.submit(fetcher.wheel, p.link, package=p.name) for p in pins
+                   if p.link is not None]
+        paths = [f.result() for f in futures]
+        return [PreparedWheel(pin=p, path=path) for p, path in zip(pins, paths)]
+
+    def install(
+        self,
+        requirements: Iterable[RequirementLike],
+        target: Target,
+        *,
+        constraints: Iterable[RequirementLike] = (),
+        upgrade: bool = False,
+        force_reinstall: bool = False,
+        no_deps: bool = False,
+        dry_run: bool = False,
+    ) -> InstallResult:
+        """Resolve, fetch and install; the target is unchanged if anything fails."""
+        from .install import apply_plan
+
+        t0 = time.perf_counter()
+        resolution = self.resolve(requirements, target, constraints=constraints,
+                                  upgrade=upgrade, force_reinstall=force_reinstall,
+                                  no_deps=no_deps)
+        plan = self.plan(resolution, target)
+        t1 = time.perf_counter()
+        timings = {"resolve": t1 - t0}
+        if not dry_run:
+            wheels = self.fetch(plan.to_install)
+            t2 = time.perf_counter()
+            apply_plan(plan, wheels, target)
+            t3 = time.perf_counter()
+            timings.update(prepare=t2 - t1, install=t3 - t2)
+        return InstallResult(
+            installed=tuple((p.name, str(p.version)) for p in plan.to_install),
+            removed=tuple((d.name, str(d.version)) for d in plan.to_remove),
+            already_satisfied=tuple((p.name, str(p.version)) for p in plan.already_satisfied),
+            plan=plan,
+            resolution=resolution,
+            dry_run=dry_run,
+            timings=timings,
+        )
+
+
+def install(
+    requirements: Iterable[RequirementLike],
+    *,
+    python: str | os.PathLike[str] | None = None,
+    config: Config | None = None,
+    **options: Any,
+) -> InstallResult:
+    """One-off install into the environment of ``python`` (default: the running one).
+
+    ``options`` are those of `Installer.install` (``upgrade``, ``no_deps``, ...).
+    """
+    target = Target.from_python(python if python is not None else sys.executable)
+    with Installer(config) as inst:
+        return inst.install(requirements, target, **options)
+
+
+__all__ = ["Installer", "install"]

@@ -1,0 +1,52 @@
+"""The on-disk cache of downloaded files. Entries are published by atomic rename."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import IO
+
+from .models import Link
+
+
+class Cache:
+    """A cache directory. Readers never see a partial entry: each is written to a
+    temporary file beside its final place and renamed into it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _key_dir(self, kind: str, link: Link) -> Path:
+        digest = link.hashes.get("sha256")
+        if digest and len(digest) == 64:
+            return self.root / kind / "sha256" / digest[:2] / digest
+        key = hashlib.sha256(link.url.encode("utf-8")).hexdigest()
+        return self.root / kind / "url" / key[:2] / key
+
+    def wheel_path(self, link: Link) -> Path:
+        """Where the file of ``link`` is (or would be) cached."""
+        return self._key_dir("wheels", link) / link.filename
+
+    def metadata_path(self, link: Link) -> Path:
+        return self._key_dir("metadata", link) / (link.filename + ".metadata")
+
+    def lookup(self, path: Path) -> Path | None:
+        return path if path.is_file() else None
+
+    @contextmanager
+    def publish(self, path: Path) -> Iterator[IO[bytes]]:
+        """Write a new entry: yields a temporary file, renamed to ``path`` on success."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                yield fh
+            os.replace(tmp, path)
+        except BaseException:
+            with suppress(OSError):
+                os.unlink(tmp)
+            raise

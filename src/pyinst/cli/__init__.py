@@ -1,0 +1,231 @@
+"""The command line. The only place that reads argv and the environment, prints and exits."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from .. import __version__
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..models import InstallResult
+    from ..reqfile import RequirementSet
+    from ..target import Target
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pyinst",
+                                     description="A fast, embeddable Python package installer.")
+    parser.add_argument("--version", action="version", version=f"pyinst {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    inst = sub.add_parser("install", help="install packages into an environment")
+    inst.add_argument("requirements", nargs="*", metavar="REQ",
+                      help="requirement specifiers, wheel paths or URLs")
+    inst.add_argument("-r", "--requirement", action="append", default=[], metavar="FILE",
+                      help="install from a requirements file (repeatable)")
+    inst.add_argument("-c", "--constraint", action="append", default=[], metavar="FILE",
+                      help="constrain versions with a constraints file (repeatable)")
+    where = inst.add_argument_group("where to install")
+    where.add_argument("-p", "--python", metavar="PATH",
+                       help="interpreter (or environment directory) to install into; default: "
+                            "$VIRTUAL_ENV, then ./.venv")
+    where.add_argument("--target", metavar="DIR", help="install into a plain directory")
+    where.add_argument("--prefix", metavar="DIR", help="install under this prefix")
+    where.add_argument("--root", metavar="DIR", help="re-root every install path under DIR")
+    how = inst.add_argument_group("what to do")
+    how.add_argument("-U", "--upgrade", action="store_true",
+                     help="upgrade the named packages (their dependencies only if needed)")
+    how.add_argument("--force-reinstall", action="store_true",
+                     help="reinstall every resolved package even if already installed")
+    how.add_argument("--no-deps", action="store_true", help="do not install dependencies")
+    how.add_argument("--dry-run", action="store_true",
+                     help="resolve and show what would change, change nothing")
+    how.add_argument("--report", metavar="FILE",
+                     help="write an installation report (pip's JSON format) to FILE ('-' for "
+                          "standard output)")
+    idx = inst.add_argument_group("indexes")
+    idx.add_argument("-i", "--index-url", metavar="URL",
+                     help="base URL of the package index (default: the public index)")
+    idx.add_argument("--extra-index-url", action="append", default=[], metavar="URL",
+                     help="more indexes, asked after the first (repeatable)")
+    idx.add_argument("--no-index", action="store_true", help="use only --find-links locations")
+    idx.add_argument("-f", "--find-links", action="append", default=[], metavar="LOCATION",
+                     help="a directory or page of distribution files (repeatable)")
+    idx.add_argument("--index-strategy", choices=["first-index", "unsafe-best-match"],
+                     default=None, help="how to combine several indexes")
+    idx.add_argument("--pre", action="store_true", help="allow pre-release versions")
+    idx.add_argument("--only-binary", action="append", default=[], metavar="NAMES",
+                     help="comma-separated projects (or :all:) that must come as wheels")
+    idx.add_argument("--no-binary", action="append", default=[], metavar="NAMES",
+                     help="comma-separated projects (or :all:) that must not come as wheels")
+    cache = inst.add_argument_group("cache and output")
+    cache.add_argument("--cache-dir", metavar="DIR", help="where to keep downloads")
+    cache.add_argument("--no-cache", action="store_true", help="use a throw-away cache")
+    cache.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    cache.add_argument("-v", "--verbose", action="count", default=0, help="say more")
+    return parser
+
+
+def _default_cache_dir() -> Path:
+    env = os.environ.get("PYINST_CACHE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(xdg) / "pyinst"
+
+
+def _find_python(args: argparse.Namespace) -> str | None:
+    if args.python:
+        return str(args.python)
+    venv = os.environ.get("VIRTUAL_ENV")
+    if venv:
+        return venv
+    if Path(".venv").is_dir():
+        return ".venv"
+    return None
+
+
+def _split_names(values: Iterable[str]) -> set[str]:
+    from packaging.utils import canonicalize_name
+
+    out: set[str] = set()
+    for v in values:
+        for part in v.split(","):
+            part = part.strip()
+            if part:
+                out.add(part if part == ":all:" else canonicalize_name(part))
+    return out
+
+
+def _build_config(args: argparse.Namespace, reqs: RequirementSet) -> Config:
+    from ..config import DEFAULT_INDEX_URL, BinaryPolicy, Config, IndexStrategy
+
+    index_url = args.index_url or reqs.index_url or os.environ.get("PYINST_INDEX_URL") \
+        or DEFAULT_INDEX_URL
+    extra = [*args.extra_index_url, *reqs.extra_index_urls]
+    indexes: tuple[str, ...] = () if (args.no_index or reqs.no_index) else (index_url, *extra)
+    strategy = IndexStrategy(args.index_strategy or os.environ.get("PYINST_INDEX_STRATEGY")
+                             or "first-index")
+    return Config(
+        index_urls=tuple(dict.fromkeys(indexes)),
+        find_links=tuple(dict.fromkeys([*args.find_links, *reqs.find_links])),
+        index_strategy=strategy,
+        cache_dir=None if args.no_cache else (Path(args.cache_dir) if args.cache_dir
+                                              else _default_cache_dir()),
+        allow_prereleases=args.pre or reqs.pre,
+        binary=BinaryPolicy(
+            only_binary=frozenset(_split_names(args.only_binary) | _split_names(
+                reqs.only_binary)),
+            no_binary=frozenset(_split_names(args.no_binary) | _split_names(reqs.no_binary))),
+        trust_env=True,
+    )
+
+
+def _build_target(args: argparse.Namespace) -> Target:
+    from ..errors import UsageError
+    from ..target import Target
+
+    if args.target and (args.prefix or args.root):
+        raise UsageError("--target cannot be combined with --prefix or --root")
+    python = _find_python(args)
+    if args.target:
+        return Target.directory(args.target, python=python)
+    if python is None:
+        raise UsageError("no environment to install into: pass -p/--python, activate a "
+                         "virtual environment, or create ./.venv")
+    return Target.from_python(python, prefix=args.prefix, root=args.root)
+
+
+def _echo(out: TextIO, text: str) -> None:
+    out.write(text + "\n")
+    out.flush()
+
+
+def _print_result(result: InstallResult, out: TextIO, n_resolved: int) -> None:
+    t = result.timings
+    _echo(out, f"Resolved {n_resolved} package{'s' * (n_resolved != 1)} in "
+               f"{t.get('resolve', 0.0):.2f}s")
+    if result.dry_run:
+        if not result.installed and not result.removed:
+            _echo(out, "Would make no changes")
+        else:
+            _echo(out, f"Would install {len(result.installed)} package"
+                       f"{'s' * (len(result.installed) != 1)}")
+    elif result.installed or result.removed:
+        n = len(result.installed)
+        _echo(out, f"Prepared {n} package{'s' * (n != 1)} in {t.get('prepare', 0.0):.2f}s")
+        _echo(out, f"Installed {n} package{'s' * (n != 1)} in {t.get('install', 0.0):.2f}s")
+    else:
+        _echo(out, "Nothing to do: every requirement is already satisfied")
+    changes = [(name, "-", ver) for name, ver in result.removed] + \
+              [(name, "+", ver) for name, ver in result.installed]
+    for name, sign, ver in sorted(changes, key=lambda c: (c[0], c[1] == "+")):
+        _echo(out, f" {sign} {name}=={ver}")
+
+
+def _cmd_install(args: argparse.Namespace) -> int:
+    from ..api import Installer
+    from ..errors import UsageError
+    from ..report import installation_report
+    from ..reqfile import (
+        RequirementSet,
+        UserRequirement,
+        parse_requirement,
+        parse_requirements_file,
+    )
+
+    reqs = RequirementSet()
+    for f in args.requirement:
+        parse_requirements_file(f, env=os.environ, into=reqs)
+    for f in args.constraint:
+        parse_requirements_file(f, env=os.environ, constraint=True, into=reqs)
+    for text in args.requirements:
+        reqs.requirements.append(UserRequirement(parse_requirement(text, base_dir=Path.cwd())))
+    if not reqs.requirements:
+        raise UsageError("nothing to install: give requirements or -r FILE")
+    config = _build_config(args, reqs)
+    target = _build_target(args)
+    out = sys.stdout
+    with Installer(config) as inst:
+        result = inst.install(reqs.requirements, target, constraints=reqs.constraints,
+                              upgrade=args.upgrade, force_reinstall=args.force_reinstall,
+                              no_deps=args.no_deps, dry_run=args.dry_run)
+    if args.report:
+        assert result.plan is not None
+        data = json.dumps(installation_report(result.plan, target.markers), indent=2)
+        if args.report == "-":
+            _echo(out, data)
+        else:
+            Path(args.report).write_text(data + "\n", encoding="utf-8")
+    if not args.quiet and args.report != "-":
+        n = len(result.resolution) if result.resolution is not None else 0
+        _print_result(result, out, n)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if getattr(args, "verbose", 0):
+        logging.basicConfig(level=logging.DEBUG if args.verbose > 1 else logging.INFO,
+                            format="%(name)s: %(message)s")
+    from ..errors import PyinstError
+
+    try:
+        return _cmd_install(args)
+    except PyinstError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted; the target was left as it was\n")
+        return 130

@@ -1,0 +1,67 @@
+"""Configuration as a plain, frozen value object. Pure: nothing here reads the environment."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DEFAULT_INDEX_URL = "https://pypi.org/simple/"
+
+
+class IndexStrategy(str, enum.Enum):
+    """How several indexes are combined."""
+
+    #: a project found on an earlier index is never looked up on a later one
+    #: (the defence against dependency confusion); pip's and uv's default
+    FIRST_INDEX = "first-index"
+    #: every index is asked and the best version from any of them wins
+    UNSAFE_BEST_MATCH = "unsafe-best-match"
+
+
+@dataclass(frozen=True)
+class BinaryPolicy:
+    """Which projects may (or must) come as wheels. ``":all:"`` stands for every project."""
+
+    only_binary: frozenset[str] = frozenset()
+    no_binary: frozenset[str] = frozenset()
+
+    def wheels_allowed(self, name: str) -> bool:
+        if name in self.only_binary:
+            return True
+        return not (name in self.no_binary or ":all:" in self.no_binary)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything an `Installer` needs to know that is not about the target.
+
+    Built by the caller (the CLI builds one from its arguments); never read from the
+    process environment by the library itself.
+    """
+
+    index_urls: tuple[str, ...] = (DEFAULT_INDEX_URL,)
+    find_links: tuple[str, ...] = ()
+    index_strategy: IndexStrategy = IndexStrategy.FIRST_INDEX
+    #: where downloaded files are kept; ``None`` means a private temporary cache
+    #: that lives as long as the `Installer`
+    cache_dir: Path | None = None
+    timeout: float = 30.0
+    retries: int = 3
+    #: seconds to wait before the first retry; doubled for each further one
+    retry_backoff: float = 0.25
+    max_workers: int = 8
+    allow_prereleases: bool = False
+    binary: BinaryPolicy = field(default_factory=BinaryPolicy)
+    #: CA bundle file; ``None`` uses the system's trust store
+    ca_bundle: Path | None = None
+    #: let httpx read proxy and certificate settings from the environment
+    trust_env: bool = False
+
+    @property
+    def no_index(self) -> bool:
+        return not self.index_urls
+
+    def with_(self, **changes: object) -> Config:
+        """A copy with some fields changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,148 @@
+"""The exception tree.
+
+Every error pyinst raises for a user-facing problem derives from `PyinstError`,
+carries structured fields, and renders as one readable line with `str()`.
+The CLI maps them to exit codes; the API simply raises them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class PyinstError(Exception):
+    """Base of every error pyinst raises for a problem with its input or environment."""
+
+    #: process exit code the CLI uses for this kind of error
+    exit_code = 1
+
+    def __init__(self, message: str, *, package: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.package = package
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(PyinstError):
+    """Options that do not fit together, or an unreadable requirement."""
+
+    exit_code = 2
+
+
+class InvalidRequirement(UsageError):
+    """A requirement string, or a line of a requirements file, that cannot be parsed."""
+
+    def __init__(self, message: str, *, source: str | None = None, line: int | None = None):
+        where = f"{source}:{line}: " if source and line else (f"{source}: " if source else "")
+        super().__init__(where + message)
+        self.source = source
+        self.line = line
+
+
+class TargetError(PyinstError):
+    """The target interpreter or directory cannot be used."""
+
+
+class IndexFetchError(PyinstError):
+    """An index page or file could not be fetched (network error, HTTP error status)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str,
+        package: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(message, package=package)
+        self.url = url
+        self.status_code = status_code
+
+
+class IndexPageError(PyinstError):
+    """An index page that cannot be understood."""
+
+    def __init__(self, message: str, *, url: str, package: str | None = None) -> None:
+        super().__init__(message, package=package)
+        self.url = url
+
+
+class ProjectNotFound(PyinstError):
+    """No index (nor find-links location) knows the project."""
+
+    def __init__(self, package: str, *, locations: Sequence[str],
+                 required_by: str | None = None) -> None:
+        where = ", ".join(locations) if locations else "no index configured"
+        by = f", required by {required_by}" if required_by else ""
+        super().__init__(f"no project named '{package}' was found ({where}){by}",
+                         package=package)
+        self.locations = tuple(locations)
+
+
+class NoMatchingVersion(PyinstError):
+    """The project exists, but none of its usable versions fits the requirement."""
+
+    def __init__(self, package: str, *, requirement: str, available: Sequence[str],
+                 required_by: str | None = None) -> None:
+        shown = ", ".join(available) if available else "none"
+        by = f", required by {required_by}" if required_by else ""
+        super().__init__(
+            f"no version of '{package}' matches '{requirement}'{by} (available: {shown})",
+            package=package,
+        )
+        self.requirement = requirement
+        self.available = tuple(available)
+
+
+class NoCompatibleDistribution(PyinstError):
+    """The project has files, but none that can be installed on the target."""
+
+    def __init__(self, package: str, *, reason: str, required_by: str | None = None) -> None:
+        by = f" (required by {required_by})" if required_by else ""
+        super().__init__(f"'{package}'{by} has no installable file for this target: {reason}",
+                         package=package)
+        self.reason = reason
+
+
+class ResolutionImpossible(PyinstError):
+    """Requirements that cannot all be satisfied at once; the message explains the conflict."""
+
+    def __init__(self, message: str, *, package: str | None = None,
+                 conflicts: Sequence[str] = ()) -> None:
+        super().__init__(message, package=package)
+        self.conflicts = tuple(conflicts)
+
+
+class HashMismatch(PyinstError):
+    """A downloaded file does not have the hash the index or the user promised."""
+
+    def __init__(self, package: str, *, url: str, expected: str, got: str) -> None:
+        super().__init__(
+            f"hash mismatch for '{package}' from {url}: expected {expected}, got {got}",
+            package=package,
+        )
+        self.url = url
+        self.expected = expected
+        self.got = got
+
+
+class InvalidWheel(PyinstError):
+    """A wheel (or its metadata) that is broken or does not describe what it claims."""
+
+    def __init__(self, message: str, *, package: str | None = None, path: str | None = None):
+        super().__init__(message, package=package)
+        self.path = path
+
+
+class InstallError(PyinstError):
+    """Writing to the target failed; the target was rolled back to its previous state."""
+
+
+class UninstallError(PyinstError):
+    """A distribution could not be removed (missing or unreadable RECORD, ...)."""
+
+
+class NotSupportedYet(PyinstError):
+    """Something pyinst deliberately does not do (yet), such as building from source."""

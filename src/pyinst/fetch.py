@@ -1,0 +1,144 @@
+"""Downloads into the cache, with hash verification."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO
+
+from .cache import Cache
+from .errors import HashMismatch, IndexFetchError
+from .index.client import IndexClient, url_to_path
+from .models import Link
+
+_CHUNK = 1 << 17
+
+
+class _Hasher:
+    def __init__(self, names: Sequence[str]) -> None:
+        self._hashes = {n: hashlib.new(n) for n in sorted(set(names) | {"sha256"})
+                        if n in hashlib.algorithms_available}
+
+    def update(self, data: bytes) -> None:
+        for h in self._hashes.values():
+            h.update(data)
+
+    def hexdigests(self) -> dict[str, str]:
+        return {n: h.hexdigest() for n, h in self._hashes.items()}
+
+
+def check_hashes(package: str, url: str, got: Mapping[str, str],
+                 index_hashes: Mapping[str, str],
+                 allowed: Mapping[str, Sequence[str]]) -> None:
+    """Every hash the index stated must match; of the user's, at least one must."""
+    for name, want in index_hashes.items():
+        have = got.get(name)
+        if have is not None and have != want.lower():
+            raise HashMismatch(package, url=url, expected=f"{name}:{want}", got=f"{name}:{have}")
+    if allowed:
+        for name, wants in allowed.items():
+            if got.get(name) in {w.lower() for w in wants}:
+                return
+        name = next(iter(allowed))
+        raise HashMismatch(package, url=url,
+                           expected=" or ".join(f"{n}:{w}" for n, ws in allowed.items()
+                                                for w in ws),
+                           got=f"{name}:{got.get(name, '?')}")
+
+
+def hash_names(link: Link, allowed: Mapping[str, Sequence[str]]) -> list[str]:
+    return [*link.hashes, *allowed]
+
+
+class Fetcher:
+    """Gets wheels and metadata sidecars into the cache, verified."""
+
+    def __init__(self, client: IndexClient, cache: Cache) -> None:
+        self._client = client
+        self._cache = cache
+
+    def wheel(self, link: Link, *, package: str,
+              allowed: Mapping[str, Sequence[str]] | None = None) -> Path:
+        """A local, verified copy of the file ``link`` points to."""
+        allowed = allowed or {}
+        if link.is_file:
+            path = url_to_path(link.url)
+            if not path.is_file():
+                raise IndexFetchError(f"no file at {path} for '{package}'", url=link.url,
+                                      package=package)
+            if link.hashes or allowed:
+                hasher = _Hasher(hash_names(link, allowed))
+                with open(path, "rb") as fh:
+                    for chunk in iter(lambda: fh.read(_CHUNK), b""):
+                        hasher.update(chunk)
+                check_hashes(package, link.url, hasher.hexdigests(), link.hashes, allowed)
+            return path
+        dest = self._cache.wheel_path(link)
+        cached = self._cache.lookup(dest)
+        if cached is not None and self._verify_cached(cached, link, package, allowed):
+            return cached
+        with self._cache.publish(dest) as fh:
+            self._download(link, fh, package, allowed)
+        return dest
+
+    def _download(self, link: Link, fh: IO[bytes], package: str,
+                  allowed: Mapping[str, Sequence[str]]) -> None:
+        state: dict[str, _Hasher] = {}
+
+        def restart() -> object:
+            fh.seek(0)
+            fh.truncate()
+            h = state["h"] = _Hasher(hash_names(link, allowed))
+
+            def write(data: bytes) -> None:
+                fh.write(data)
+                h.update(data)
+
+            return write
+
+        self._client.stream_into(link.url, restart, package=package)  # type: ignore[arg-type]
+        check_hashes(package, link.url, state["h"].hexdigests(), link.hashes, allowed)
+
+    def _verify_cached(self, path: Path, link: Link, package: str,
+                       allowed: Mapping[str, Sequence[str]]) -> bool:
+        """A cached file is used only if it still has the expected hashes."""
+        if not link.hashes and not allowed:
+            return True
+        hasher = _Hasher(hash_names(link, allowed))
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(_CHUNK), b""):
+                hasher.update(chunk)
+        try:
+            check_hashes(package, link.url, hasher.hexdigests(), link.hashes, allowed)
+        except HashMismatch:
+            path.unlink(missing_ok=True)  # a corrupt entry is evicted, never installed
+            return False
+        return True
+
+    def metadata(self, link: Link, *, package: str) -> bytes:
+        """The PEP 658 metadata sidecar of ``link``, verified against its announced hash."""
+        assert link.metadata_hashes is not None
+        dest = self._cache.metadata_path(link)
+        cached = self._cache.lookup(dest)
+        if cached is not None:
+            data = cached.read_bytes()
+            if self._metadata_ok(data, link):
+                return data
+        data = self._client.read_bytes(link.metadata_url, package=package)
+        for name, want in link.metadata_hashes.items():
+            if name in hashlib.algorithms_available:
+                have = hashlib.new(name, data).hexdigest()
+                if have != want:
+                    raise HashMismatch(package, url=link.metadata_url,
+                                       expected=f"{name}:{want}", got=f"{name}:{have}")
+        if not link.is_file:
+            with self._cache.publish(dest) as fh:
+                fh.write(data)
+        return data
+
+    @staticmethod
+    def _metadata_ok(data: bytes, link: Link) -> bool:
+        assert link.metadata_hashes is not None
+        return all(hashlib.new(n, data).hexdigest() == w
+                   for n, w in link.metadata_hashes.items() if n in hashlib.algorithms_available)

@@ -1,0 +1,256 @@
+"""The simple repository API over httpx, plus find-links locations and ``file://`` indexes."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, TypeVar
+
+import httpx
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+
+from ..config import Config, IndexStrategy
+from ..errors import IndexFetchError
+from ..models import Link
+from .parse import ACCEPT, parse_html_page, parse_page
+
+_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class ProjectPage:
+    """Every file offered for one project, after the index strategy was applied."""
+
+    name: NormalizedName
+    links: tuple[Link, ...]
+    #: the locations that were asked
+    locations: tuple[str, ...]
+    #: ``True`` when some index or find-links location knows the project
+    found: bool
+
+
+def project_from_filename(filename: str) -> NormalizedName | None:
+    """The normalised project name a distribution file name belongs to, if it is one."""
+    try:
+        if filename.endswith(".whl"):
+            return parse_wheel_filename(filename)[0]
+        return parse_sdist_filename(filename)[0]
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return None
+
+
+def path_to_url(path: str | os.PathLike[str]) -> str:
+    return Path(os.path.abspath(os.fspath(path))).as_uri()
+
+
+def url_to_path(url: str) -> Path:
+    parts = urllib.parse.urlsplit(url)
+    return Path(urllib.request.url2pathname(urllib.parse.unquote(parts.path)))
+
+
+class IndexClient:
+    """Reads project pages and files. One per `Installer`; safe to use from many threads."""
+
+    def __init__(self, config: Config, http: httpx.Client) -> None:
+        self._config = config
+        self._http = http
+        self._pages: dict[NormalizedName, ProjectPage] = {}
+        self._find_links: list[Link] | None = None
+        self._lock = threading.Lock()
+        self._page_locks: dict[NormalizedName, threading.Lock] = {}
+
+    # -- HTTP with retries ---------------------------------------------------------
+
+    def _with_retries(self, url: str, package: str | None,
+                      attempt: Callable[[], _T]) -> _T:
+        delay = self._config.retry_backoff
+        tries = max(1, self._config.retries + 1)
+        for n in range(tries):
+            last = n == tries - 1
+            try:
+                return attempt()
+            except httpx.HTTPStatusError as exc:
+                code = exc.response.status_code
+                if code not in _RETRY_STATUS or last:
+                    what = f" for '{package}'" if package else ""
+                    raise IndexFetchError(
+                        f"{url} returned HTTP {code} {exc.response.reason_phrase}{what}",
+                        url=url, package=package, status_code=code,
+                    ) from exc
+            except httpx.TransportError as exc:
+                if last:
+                    what = f" for '{package}'" if package else ""
+                    raise IndexFetchError(
+                        f"cannot reach {_host(url)}{what}: {_describe(exc)}",
+                        url=url, package=package,
+                    ) from exc
+            time.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def get(self, url: str, *, package: str | None = None,
+            accept: str | None = None) -> httpx.Response:
+        """GET a URL into memory, with retries; raises `IndexFetchError` on failure.
+
+        A 404 response is returned, not raised, so callers can treat it as "absent".
+        """
+        headers = {"Accept": accept} if accept else {}
+
+        def attempt() -> httpx.Response:
+            resp = self._http.get(url, headers=headers, follow_redirects=True)
+            if resp.status_code not in (404, 410):
+                resp.raise_for_status()
+            return resp
+
+        return self._with_retries(url, package, attempt)
+
+    def read_bytes(self, url: str, *, package: str | None = None) -> bytes:
+        """The whole body of a (small) file link, such as a metadata sidecar."""
+        if url.startswith("file:"):
+            path = url_to_path(url)
+            try:
+                return path.read_bytes()
+            except OSError as exc:
+                raise IndexFetchError(f"cannot read {path}: {exc.strerror}", url=url,
+                                      package=package) from exc
+        resp = self.get(url, package=package)
+        if resp.status_code in (404, 410):
+            raise IndexFetchError(f"{url} returned HTTP {resp.status_code} for '{package}'",
+                                  url=url, package=package, status_code=resp.status_code)
+        return resp.content
+
+    def stream_into(self, url: str, restart: Callable[[], Callable[[bytes], object]], *,
+                    package: str | None = None) -> None:
+        """Stream an HTTP body into a sink; ``restart()`` gives a fresh sink for each try."""
+
+        def attempt() -> None:
+            write = restart()
+            with self._http.stream("GET", url, follow_redirects=True) as resp:
+                if resp.status_code in (404, 410):
+                    raise IndexFetchError(
+                        f"{url} returned HTTP {resp.status_code} for '{package}'",
+                        url=url, package=package, status_code=resp.status_code)
+                resp.raise_for_status()
+                for chunk in resp.iter_bytes(1 << 17):
+                    write(chunk)
+
+        self._with_retries(url, package, attempt)
+
+    # -- project pages ---------------------------------------------------------------
+
+    def project_page(self, name: str) -> ProjectPage:
+        """All links for a project, from the indexes (per the strategy) and find-links."""
+        key = canonicalize_name(name)
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None:
+                return page
+            lock = self._page_locks.setdefault(key, threading.Lock())
+        with lock:
+            with self._lock:
+                page = self._pages.get(key)
+            if page is None:
+                page = self._fetch_project(key)
+                with self._lock:
+                    self._pages[key] = page
+            return page
+
+    def _fetch_project(self, name: NormalizedName) -> ProjectPage:
+        links: list[Link] = []
+        locations: list[str] = []
+        found = False
+        for index_url in self._config.index_urls:
+            locations.append(index_url)
+            page_links = self._index_page(index_url, name)
+            if page_links is None:
+                continue
+            found = True
+            links.extend(page_links)
+            if self._config.index_strategy is IndexStrategy.FIRST_INDEX:
+                break
+        flinks = [lk for lk in self._all_find_links() if project_from_filename(lk.filename) == name]
+        locations.extend(self._config.find_links)
+        if flinks:
+            found = True
+            links.extend(flinks)
+        return ProjectPage(name=name, links=tuple(links), locations=tuple(locations), found=found)
+
+    def _index_page(self, index_url: str, name: NormalizedName) -> list[Link] | None:
+        base = index_url if index_url.endswith("/") else index_url + "/"
+        url = urllib.parse.urljoin(base, f"{name}/")
+        if url.startswith("file:"):
+            path = url_to_path(url)
+            page = path / "index.html" if path.is_dir() else path
+            if not page.is_file():
+                return None
+            return parse_html_page(page.read_bytes(), url=page.as_uri(), origin=index_url,
+                                   package=name)
+        resp = self.get(url, package=name, accept=ACCEPT)
+        if resp.status_code in (404, 410):
+            return None
+        return parse_page(resp.content, url=str(resp.url), origin=index_url, package=name,
+                          content_type=resp.headers.get("content-type", ""))
+
+    def _all_find_links(self) -> list[Link]:
+        with self._lock:
+            if self._find_links is not None:
+                return self._find_links
+        out: list[Link] = []
+        for location in self._config.find_links:
+            out.extend(self._read_find_links(location))
+        with self._lock:
+            self._find_links = out
+        return out
+
+    def _read_find_links(self, location: str) -> Sequence[Link]:
+        if location.startswith(("http://", "https://")):
+            resp = self.get(location)
+            if resp.status_code in (404, 410):
+                raise IndexFetchError(f"find-links location {location} returned HTTP "
+                                      f"{resp.status_code}", url=location,
+                                      status_code=resp.status_code)
+            return parse_page(resp.content, url=str(resp.url), origin=location,
+                              content_type=resp.headers.get("content-type", "text/html"))
+        path = url_to_path(location) if location.startswith("file:") else Path(location)
+        if path.is_dir():
+            return [Link.from_url(p.resolve().as_uri(), origin=location)
+                    for p in sorted(path.iterdir()) if p.is_file()]
+        if path.is_file() and path.suffix in (".html", ".htm"):
+            return parse_html_page(path.read_bytes(), url=path.resolve().as_uri(),
+                                   origin=location)
+        raise IndexFetchError(f"find-links location {location} is not a directory or page",
+                              url=location)
+
+
+def _host(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url
+
+
+def _describe(exc: httpx.TransportError) -> str:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.ConnectError):
+        if "refused" in text.lower():
+            return "connection refused"
+        if "name" in text.lower() and "resolution" in text.lower():
+            return "host name not found"
+        return f"connection failed ({text})"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"connection dropped ({text})"
+    return text

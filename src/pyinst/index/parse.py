@@ -1,0 +1,137 @@
+"""Parse simple-repository pages (PEP 503 HTML, PEP 691 JSON) into `Link`s. Pure."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import urllib.parse
+from collections.abc import Mapping
+from html.parser import HTMLParser
+from typing import Any
+
+from ..errors import IndexPageError
+from ..models import Link
+
+JSON_CONTENT_TYPE = "application/vnd.pypi.simple.v1+json"
+HTML_CONTENT_TYPE = "application/vnd.pypi.simple.v1+html"
+ACCEPT = f"{JSON_CONTENT_TYPE}, {HTML_CONTENT_TYPE};q=0.2, text/html;q=0.01"
+
+
+def parse_page(content: bytes, *, url: str, content_type: str, origin: str = "",
+               package: str | None = None) -> list[Link]:
+    """Links from a project page, dispatching on its content type."""
+    ctype = content_type.split(";", 1)[0].strip().lower()
+    if ctype == JSON_CONTENT_TYPE or ctype.endswith("+json") or ctype == "application/json":
+        return parse_json_page(content, url=url, origin=origin, package=package)
+    if ctype in (HTML_CONTENT_TYPE, "text/html", "application/xhtml+xml", ""):
+        return parse_html_page(content, url=url, origin=origin, package=package)
+    raise IndexPageError(
+        f"index page {url} has an unsupported content type '{ctype}'", url=url, package=package
+    )
+
+
+def _metadata_attr(value: str | None) -> dict[str, str] | None:
+    """PEP 658/714 attribute: absent/"false" -> None; "true" -> {}; "sha256=..." -> hashes."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.lower() == "false":
+        return None
+    name, sep, digest = value.partition("=")
+    if sep and digest:
+        return {name.lower(): digest.lower()}
+    return {}
+
+
+class _AnchorParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.base: str | None = None
+        self.anchors: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "base" and self.base is None:
+            href = dict(attrs).get("href")
+            if href:
+                self.base = href
+        elif tag == "a":
+            self.anchors.append(dict(attrs))
+
+
+def parse_html_page(content: bytes, *, url: str, origin: str = "",
+                    package: str | None = None) -> list[Link]:
+    parser = _AnchorParser()
+    try:
+        parser.feed(content.decode("utf-8", errors="replace"))
+        parser.close()
+    except Exception as exc:  # html.parser is lenient; anything raised is a broken page
+        raise IndexPageError(f"cannot parse index page {url}: {exc}", url=url,
+                             package=package) from exc
+    base = urllib.parse.urljoin(url, parser.base) if parser.base else url
+    links = []
+    for attrs in parser.anchors:
+        href = attrs.get("href")
+        if not href:
+            continue
+        meta = attrs.get("data-core-metadata")
+        if meta is None:
+            meta = attrs.get("data-dist-info-metadata")
+        link = Link.from_url(
+            urllib.parse.urljoin(base, href),
+            requires_python=(attrs.get("data-requires-python") or None),
+            yanked=attrs.get("data-yanked") if "data-yanked" in attrs else None,
+            metadata_hashes=_metadata_attr(meta),
+            origin=origin,
+        )
+        if link.yanked is None and "data-yanked" in attrs:
+            link = dataclasses.replace(link, yanked="")
+        if link.filename:
+            links.append(link)
+    return links
+
+
+def _json_metadata(value: Any) -> dict[str, str] | None:
+    if value is None or value is False:
+        return None
+    if value is True:
+        return {}
+    if isinstance(value, Mapping):
+        return {str(k).lower(): str(v).lower() for k, v in value.items()}
+    return None
+
+
+def parse_json_page(content: bytes, *, url: str, origin: str = "",
+                    package: str | None = None) -> list[Link]:
+    try:
+        data = json.loads(content)
+        version = str(data.get("meta", {}).get("api-version", "1.0"))
+        files = data["files"]
+        if not isinstance(files, list):
+            raise TypeError("'files' is not a list")
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise IndexPageError(f"index page {url} is not valid simple-API JSON: {exc}",
+                             url=url, package=package) from exc
+    if version.split(".", 1)[0] != "1":
+        raise IndexPageError(f"index page {url} uses unsupported API version {version}",
+                             url=url, package=package)
+    links = []
+    for entry in files:
+        try:
+            file_url = urllib.parse.urljoin(url, entry["url"])
+            given = entry.get("hashes") or {}
+            hashes = {str(k).lower(): str(v).lower() for k, v in given.items()}
+            yanked = entry.get("yanked", False)
+            meta = entry.get("core-metadata", entry.get("dist-info-metadata"))
+            link = Link.from_url(
+                file_url,
+                hashes=hashes,
+                requires_python=entry.get("requires-python") or None,
+                yanked=(yanked if isinstance(yanked, str) else ("" if yanked else None)),
+                metadata_hashes=_json_metadata(meta),
+                origin=origin,
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise IndexPageError(f"index page {url} has a malformed file entry: {exc}",
+                                 url=url, package=package) from exc
+        links.append(dataclasses.replace(link, filename=entry.get("filename") or link.filename))
+    return links

@@ -1,0 +1,136 @@
+"""Plain data passed between the pipeline's steps. Pure and frozen."""
+
+from __future__ import annotations
+
+import posixpath
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName
+from packaging.version import Version
+
+
+@dataclass(frozen=True)
+class Link:
+    """One file offered by an index or a find-links location."""
+
+    url: str
+    filename: str
+    #: hash name -> hex digest, as the index stated it
+    hashes: Mapping[str, str] = field(default_factory=dict, hash=False)
+    requires_python: str | None = None
+    #: ``None`` when not yanked, else the reason (possibly empty)
+    yanked: str | None = None
+    #: PEP 658/714: ``None`` when the index offers no metadata sidecar, else the
+    #: sidecar's hashes (possibly empty when the index gave none)
+    metadata_hashes: Mapping[str, str] | None = field(default=None, hash=False)
+    #: which index (or find-links location) listed it
+    origin: str = ""
+
+    @classmethod
+    def from_url(cls, url: str, **kw: object) -> Link:
+        """A link whose hash, if any, is in the URL fragment (``#sha256=...``)."""
+        base, _, frag = url.partition("#")
+        hashes = dict(kw.pop("hashes", {}) or {})  # type: ignore[call-overload]
+        name, sep, value = frag.partition("=")
+        if sep and name in _HASH_NAMES and value:
+            hashes.setdefault(name, value.lower())
+        path = urllib.parse.urlsplit(base).path
+        filename = urllib.parse.unquote(posixpath.basename(path))
+        return cls(url=base, filename=filename, hashes=hashes, **kw)  # type: ignore[arg-type]
+
+    @property
+    def is_wheel(self) -> bool:
+        return self.filename.endswith(".whl")
+
+    @property
+    def metadata_url(self) -> str:
+        return self.url + ".metadata"
+
+    @property
+    def is_file(self) -> bool:
+        return self.url.startswith("file:")
+
+
+_HASH_NAMES = frozenset({"sha256", "sha384", "sha512", "sha224", "sha1", "md5", "blake2b"})
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A pinned distribution chosen by the resolver."""
+
+    name: NormalizedName
+    version: Version
+    #: the file to install; ``None`` when the installed copy is kept
+    link: Link | None
+    #: the installed copy that was found and kept (site dir of its .dist-info)
+    installed_at: Path | None = None
+    #: the raw core metadata (METADATA file) the resolver read
+    metadata: bytes = field(default=b"", repr=False, compare=False)
+    #: came from a direct URL requirement (``name @ url``, a path)
+    direct: bool = False
+    requested: bool = False
+    requested_extras: frozenset[str] = frozenset()
+    #: dependencies as the resolver applied them (for reports and explanations)
+    dependencies: tuple[Requirement, ...] = field(default=(), compare=False)
+
+    def __str__(self) -> str:
+        return f"{self.name}=={self.version}"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Every distribution the requirements need, pinned."""
+
+    pins: Mapping[NormalizedName, Pin]
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.pins.values())
+
+    def __len__(self) -> int:
+        return len(self.pins)
+
+
+@dataclass(frozen=True)
+class InstalledDistribution:
+    """A distribution found in a target (a ``.dist-info`` directory)."""
+
+    name: NormalizedName
+    version: Version
+    dist_info: Path
+    installer: str = ""
+
+    @property
+    def site_dir(self) -> Path:
+        return self.dist_info.parent
+
+
+@dataclass(frozen=True)
+class InstallPlan:
+    """What installing a resolution into a target would change."""
+
+    to_install: tuple[Pin, ...]
+    #: installed distributions replaced (upgraded, downgraded or reinstalled)
+    to_remove: tuple[InstalledDistribution, ...]
+    already_satisfied: tuple[Pin, ...]
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.to_install and not self.to_remove
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    """What an install did: ``installed`` and ``removed`` list ``(name, version)``."""
+
+    installed: tuple[tuple[str, str], ...]
+    removed: tuple[tuple[str, str], ...]
+    already_satisfied: tuple[tuple[str, str], ...] = ()
+    plan: InstallPlan | None = field(default=None, repr=False, compare=False)
+    resolution: Resolution | None = field(default=None, repr=False, compare=False)
+    dry_run: bool = False
+    #: seconds spent in each phase ("resolve", "prepare", "install")
+    timings: Mapping[str, float] = field(default_factory=dict, compare=False)

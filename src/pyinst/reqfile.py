@@ -1,0 +1,214 @@
+"""Requirement strings and requirements files in pip's syntax. Pure except for reading files."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from packaging.requirements import InvalidRequirement as _PkgInvalid
+from packaging.requirements import Requirement
+
+from .errors import InvalidRequirement, NotSupportedYet
+from .index.client import path_to_url, project_from_filename
+
+_COMMENT = re.compile(r"(^|\s+)#.*$")
+_ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
+_ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar")
+
+
+@dataclass
+class UserRequirement:
+    """A requirement with where it came from and any ``--hash`` options."""
+
+    requirement: Requirement
+    hashes: dict[str, list[str]] = field(default_factory=dict)
+    source: str | None = None
+    line: int | None = None
+
+
+@dataclass
+class RequirementSet:
+    requirements: list[UserRequirement] = field(default_factory=list)
+    constraints: list[UserRequirement] = field(default_factory=list)
+    index_url: str | None = None
+    extra_index_urls: list[str] = field(default_factory=list)
+    find_links: list[str] = field(default_factory=list)
+    no_index: bool = False
+    pre: bool = False
+    only_binary: set[str] = field(default_factory=set)
+    no_binary: set[str] = field(default_factory=set)
+
+
+def _looks_like_path_or_url(text: str) -> bool:
+    if "://" in text.split("@", 1)[0] or text.startswith("file:"):
+        return True
+    if text.startswith((".", "/", "~")) or os.sep in text:
+        return not re.match(r"^[A-Za-z0-9_.\-\[\], ]+\s*@", text)
+    return text.endswith(_ARCHIVE_SUFFIXES)
+
+
+def parse_requirement(text: str, *, base_dir: Path | None = None,
+                      source: str | None = None, line: int | None = None) -> Requirement:
+    """A requirement string, or a path or URL of a wheel (``./dist/x-1.0-py3-none-any.whl``)."""
+    text = text.strip()
+    if _looks_like_path_or_url(text):
+        url_part, _, marker = text.partition(";")
+        url_part = url_part.strip()
+        if "://" in url_part or url_part.startswith("file:"):
+            url = url_part
+        else:
+            p = Path(os.path.expanduser(url_part))
+            if not p.is_absolute() and base_dir is not None:
+                p = base_dir / p
+            if p.is_dir():
+                raise NotSupportedYet(
+                    f"{url_part}: installing a local project directory (building from source) "
+                    "is not supported yet")
+            url = path_to_url(p)
+        filename = url.split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        name = project_from_filename(filename)
+        if name is None:
+            raise InvalidRequirement(f"cannot tell the project name of '{url_part}'; write it "
+                                     "as 'name @ URL'", source=source, line=line)
+        text = f"{name} @ {url}" + (f" ; {marker.strip()}" if marker.strip() else "")
+    try:
+        return Requirement(text)
+    except _PkgInvalid as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else "invalid requirement"
+        raise InvalidRequirement(f"invalid requirement '{text}': {msg}", source=source,
+                                 line=line) from None
+
+
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    out: list[tuple[int, str]] = []
+    buf: list[str] = []
+    start = 0
+    for n, raw in enumerate(text.splitlines(), start=1):
+        if not buf:
+            start = n
+        line = _COMMENT.sub("", raw) if not raw.rstrip().endswith("\\") else raw
+        if line.endswith("\\"):
+            buf.append(line[:-1])
+            continue
+        buf.append(line)
+        joined = _COMMENT.sub("", "".join(buf)).strip()
+        buf = []
+        if joined:
+            out.append((start, joined))
+    if buf:
+        joined = _COMMENT.sub("", "".join(buf)).strip()
+        if joined:
+            out.append((start, joined))
+    return out
+
+
+_OPTS_WITH_VALUE = {"-r": "requirement", "--requirement": "requirement",
+                    "-c": "constraint", "--constraint": "constraint",
+                    "-i": "index_url", "--index-url": "index_url",
+                    "--extra-index-url": "extra_index_url", "-f": "find_links",
+                    "--find-links": "find_links", "--only-binary": "only_binary",
+                    "--no-binary": "no_binary", "-e": "editable", "--editable": "editable"}
+
+
+def parse_requirements_file(
+    path: str | os.PathLike[str],
+    *,
+    env: Mapping[str, str] = {},
+    constraint: bool = False,
+    into: RequirementSet | None = None,
+    read: Callable[[Path], str] = lambda p: p.read_text(encoding="utf-8"),
+    _seen: set[Path] | None = None,
+) -> RequirementSet:
+    """Parse a requirements (or constraints) file, following nested ``-r``/``-c``."""
+    result = into if into is not None else RequirementSet()
+    file = Path(path)
+    seen = _seen if _seen is not None else set()
+    key = file.resolve()
+    if key in seen:
+        raise InvalidRequirement("requirements files include each other in a loop",
+                                 source=str(file))
+    seen = seen | {key}
+    try:
+        text = read(file)
+    except OSError as exc:
+        raise InvalidRequirement(f"cannot read requirements file: {exc.strerror}",
+                                 source=str(file)) from None
+    base = file.parent
+    src = str(file)
+    for lineno, line in _logical_lines(text):
+        line = _ENV_VAR.sub(lambda m: env.get(m.group(1), m.group(0)), line)
+        if line.startswith("-"):
+            _parse_option_line(line, result, base=base, env=env, src=src, lineno=lineno,
+                               read=read, seen=seen)
+            continue
+        req_text, hashes = _split_hashes(line, src=src, lineno=lineno)
+        req = parse_requirement(req_text, base_dir=base, source=src, line=lineno)
+        entry = UserRequirement(req, hashes, src, lineno)
+        (result.constraints if constraint else result.requirements).append(entry)
+    return result
+
+
+def _split_hashes(line: str, *, src: str, lineno: int) -> tuple[str, dict[str, list[str]]]:
+    hashes: dict[str, list[str]] = {}
+    parts = re.split(r"\s+(?=--hash)", line)
+    for opt in parts[1:]:
+        m = re.fullmatch(r"--hash[=\s]\s*([a-z0-9]+):([0-9a-fA-F]+)\s*", opt)
+        if not m:
+            raise InvalidRequirement(f"bad option '{opt.strip()}': expected "
+                                     "--hash=ALGORITHM:HEXDIGEST", source=src, line=lineno)
+        hashes.setdefault(m.group(1), []).append(m.group(2).lower())
+    if len(parts) == 1 and " --" in line:
+        raise InvalidRequirement(f"unsupported option in '{line}'", source=src, line=lineno)
+    return parts[0].strip(), hashes
+
+
+def _parse_option_line(line: str, result: RequirementSet, *, base: Path,
+                       env: Mapping[str, str], src: str, lineno: int,
+                       read: Callable[[Path], str], seen: set[Path]) -> None:
+    try:
+        tokens = shlex.split(line)
+    except ValueError as exc:
+        raise InvalidRequirement(f"cannot parse '{line}': {exc}", source=src,
+                                 line=lineno) from None
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        opt, eq, val = tok.partition("=")
+        if opt in _OPTS_WITH_VALUE:
+            if not eq:
+                i += 1
+                if i >= len(tokens):
+                    raise InvalidRequirement(f"option {opt} needs a value", source=src,
+                                             line=lineno)
+                val = tokens[i]
+            kind = _OPTS_WITH_VALUE[opt]
+            if kind in ("requirement", "constraint"):
+                parse_requirements_file(base / val, env=env, constraint=kind == "constraint",
+                                        into=result, read=read, _seen=seen)
+            elif kind == "index_url":
+                result.index_url = val
+            elif kind == "extra_index_url":
+                result.extra_index_urls.append(val)
+            elif kind == "find_links":
+                local = base / val
+                is_url = "://" in val or val.startswith("file:")
+                result.find_links.append(val if is_url or not local.exists() else str(local))
+            elif kind == "only_binary":
+                result.only_binary.update(v.strip() for v in val.split(",") if v.strip())
+            elif kind == "no_binary":
+                result.no_binary.update(v.strip() for v in val.split(",") if v.strip())
+            else:
+                raise NotSupportedYet(f"{src}:{lineno}: editable installs (-e) are not "
+                                      "supported yet")
+        elif tok == "--no-index":
+            result.no_index = True
+        elif tok == "--pre":
+            result.pre = True
+        else:
+            raise InvalidRequirement(f"unsupported option '{tok}'", source=src, line=lineno)
+        i += 1

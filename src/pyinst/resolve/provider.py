@@ -1,0 +1,394 @@
+"""The resolvelib provider: all package knowledge and I/O behind one object."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Callable, Union
+
+from packaging.metadata import parse_email
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+from resolvelib import AbstractProvider
+from resolvelib.structs import RequirementInformation
+
+from ..errors import InvalidWheel
+from ..evaluate import Evaluation, evaluate_links, tag_ranks
+from ..fetch import Fetcher
+from ..index.client import IndexClient
+from ..installed import read_metadata
+from ..models import InstalledDistribution, Link
+from ..target import Target
+
+PYTHON = "<python>"
+
+
+@dataclass(frozen=True)
+class Req:
+    """A requirement as the resolver sees it (markers already evaluated)."""
+
+    name: NormalizedName
+    extras: frozenset[str] = frozenset()
+    specifier: SpecifierSet = field(default_factory=SpecifierSet)
+    url: str | None = None
+    #: the requirement as written, for messages
+    text: str = ""
+
+    @property
+    def identifier(self) -> str:
+        return _ident(self.name, self.extras)
+
+    def __str__(self) -> str:
+        return self.text or f"{self.name}{self.specifier}"
+
+
+@dataclass(frozen=True)
+class PythonReq:
+    specifier: SpecifierSet
+
+    identifier = PYTHON
+
+    def __str__(self) -> str:
+        return f"Python{self.specifier}"
+
+
+@dataclass(frozen=True)
+class Cand:
+    name: NormalizedName
+    version: Version
+    link: Link | None = None
+    installed: InstalledDistribution | None = None
+    extras: frozenset[str] = frozenset()
+    direct: bool = False
+
+    @property
+    def identifier(self) -> str:
+        return _ident(self.name, self.extras)
+
+    def __str__(self) -> str:
+        return f"{self.identifier} {self.version}"
+
+
+@dataclass(frozen=True)
+class PythonCand:
+    version: Version
+
+    identifier = PYTHON
+
+    def __str__(self) -> str:
+        return f"Python {self.version}"
+
+
+AnyReq = Union[Req, PythonReq]
+AnyCand = Union[Cand, PythonCand]
+
+
+def _ident(name: str, extras: frozenset[str]) -> str:
+    return f"{name}[{','.join(sorted(extras))}]" if extras else name
+
+
+@dataclass(frozen=True)
+class ResolveOptions:
+    upgrade: frozenset[str] = frozenset()
+    force_reinstall: bool = False
+    no_deps: bool = False
+    allow_prereleases: bool = False
+    constraints: Mapping[NormalizedName, Sequence[Req]] = field(default_factory=dict)
+    #: user hashes (``--hash``): name -> algorithm -> allowed digests
+    hashes: Mapping[NormalizedName, Mapping[str, Sequence[str]]] = field(default_factory=dict)
+
+
+def to_req(requirement: Requirement, *, text: str | None = None) -> Req:
+    return Req(
+        name=canonicalize_name(requirement.name),
+        extras=frozenset(canonicalize_name(e) for e in requirement.extras),
+        specifier=requirement.specifier,
+        url=requirement.url,
+        text=text or str(requirement),
+    )
+
+
+class Provider(AbstractProvider):  # type: ignore[type-arg]
+    def __init__(
+        self,
+        *,
+        client: IndexClient,
+        fetcher: Fetcher,
+        target: Target,
+        installed: Mapping[NormalizedName, InstalledDistribution],
+        options: ResolveOptions,
+        binary_allowed: Callable[[str], bool],
+        config_prereleases: bool,
+    ) -> None:
+        self._client = client
+        self._fetcher = fetcher
+        self._target = target
+        self._installed = installed
+        self._options = options
+        self._ranks = tag_ranks(target.tags)
+        self._python_version = target.interpreter.python_version
+        self._env = dict(target.markers)
+        self._binary_allowed = binary_allowed
+        self._prereleases = config_prereleases or options.allow_prereleases
+        self._evaluations: dict[NormalizedName, Evaluation] = {}
+        self._metadata: dict[tuple[str, str, str], bytes] = {}
+        self._deps: dict[AnyCand, list[AnyReq]] = {}
+        self._lock = threading.Lock()
+
+    # -- knowledge ------------------------------------------------------------------
+
+    def evaluation(self, name: NormalizedName) -> Evaluation:
+        with self._lock:
+            ev = self._evaluations.get(name)
+        if ev is None:
+            from ..config import BinaryPolicy
+
+            page = self._client.project_page(name)
+            ev = evaluate_links(
+                name, page.links, ranks=self._ranks, python_version=self._python_version,
+                binary=BinaryPolicy() if self._binary_allowed(name)
+                else BinaryPolicy(no_binary=frozenset({":all:"})),
+            )
+            with self._lock:
+                self._evaluations[name] = ev
+        return ev
+
+    def project_found(self, name: NormalizedName) -> bool:
+        return self._client.project_page(name).found
+
+    def project_locations(self, name: NormalizedName) -> tuple[str, ...]:
+        return self._client.project_page(name).locations
+
+    def metadata(self, cand: Cand) -> bytes:
+        key = (cand.name, str(cand.version), cand.link.url if cand.link else "")
+        with self._lock:
+            data = self._metadata.get(key)
+        if data is not None:
+            return data
+        if cand.installed is not None:
+            data = read_metadata(cand.installed)
+        elif cand.link is not None and cand.link.metadata_hashes is not None:
+            data = self._fetcher.metadata(cand.link, package=cand.name)
+        elif cand.link is not None:
+            data = self._metadata_from_wheel(cand)
+        else:  # pragma: no cover - every candidate has a link or an installed copy
+            data = b""
+        self._check_metadata(cand, data)
+        with self._lock:
+            self._metadata[key] = data
+        return data
+
+    def _metadata_from_wheel(self, cand: Cand) -> bytes:
+        assert cand.link is not None
+        path = self._fetcher.wheel(cand.link, package=cand.name,
+                                   allowed=self._options.hashes.get(cand.name))
+        try:
+            with zipfile.ZipFile(path) as zf:
+                names = [n for n in zf.namelist()
+                         if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+                if len(names) != 1:
+                    raise InvalidWheel(
+                        f"invalid wheel '{cand.name}' {cand.version} ({cand.link.filename}): "
+                        f"expected one .dist-info/METADATA, found {len(names)}",
+                        package=cand.name, path=str(path))
+                return zf.read(names[0])
+        except zipfile.BadZipFile as exc:
+            raise InvalidWheel(
+                f"invalid wheel '{cand.name}' {cand.version} ({cand.link.filename}): not a zip "
+                f"file", package=cand.name, path=str(path)) from exc
+
+    def _check_metadata(self, cand: Cand, data: bytes) -> None:
+        if cand.installed is not None:
+            return
+        raw, _ = parse_email(data)
+        name, version = raw.get("name"), raw.get("version")
+        try:
+            same = (name is not None and version is not None
+                    and canonicalize_name(name) == cand.name and Version(version) == cand.version)
+        except ValueError:
+            same = False
+        if not same:
+            fname = cand.link.filename if cand.link else ""
+            raise InvalidWheel(
+                f"invalid metadata for '{cand.name}' {cand.version} ({fname}): it says "
+                f"{name} {version}", package=cand.name)
+
+    # -- resolvelib interface -------------------------------------------------------------
+
+    def identify(self, requirement_or_candidate: AnyReq | AnyCand) -> str:
+        return requirement_or_candidate.identifier
+
+    def get_preference(self, identifier: str, resolutions: Mapping[str, AnyCand],
+                       candidates: Mapping[str, Iterator[AnyCand]],
+                       information: Mapping[str, Iterator[RequirementInformation]],  # type: ignore[type-arg]
+                       backtrack_causes: Sequence[RequirementInformation]  # type: ignore[type-arg]
+                       ) -> tuple[bool, bool, bool, str]:
+        infos = list(information[identifier])
+        direct = any(isinstance(i.requirement, Req) and i.requirement.url for i in infos)
+        pinned = any(isinstance(i.requirement, Req)
+                     and any(s.operator in ("==", "===") for s in i.requirement.specifier)
+                     for i in infos)
+        causes = {c.requirement.identifier for c in backtrack_causes}
+        return (identifier != PYTHON, not direct, identifier not in causes and not pinned,
+                identifier)
+
+    def find_matches(self, identifier: str, requirements: Mapping[str, Iterator[AnyReq]],
+                     incompatibilities: Mapping[str, Iterator[AnyCand]]) -> list[AnyCand]:
+        if identifier == PYTHON:
+            preqs = list(requirements[identifier])
+            if all(r.specifier.contains(self._python_version, prereleases=True) for r in preqs
+                   if isinstance(r, PythonReq)):
+                return [PythonCand(self._python_version)]
+            return []
+        reqs = [r for r in requirements[identifier] if isinstance(r, Req)]
+        base = identifier.split("[", 1)[0]
+        if base != identifier:
+            reqs += [r for r in requirements.get(base, iter(())) if isinstance(r, Req)]
+        name = canonicalize_name(base)
+        extras = frozenset(e for r in reqs if r.identifier == identifier for e in r.extras)
+        bad = {(c.version, c.link.url if c.link else None) for c in incompatibilities[identifier]
+               if isinstance(c, Cand)}
+        reqs += list(self._options.constraints.get(name, ()))
+        return [c for c in self._matches(name, extras, reqs)
+                if (c.version, c.link.url if c.link else None) not in bad]
+
+    def _matches(self, name: NormalizedName, extras: frozenset[str],
+                 reqs: Sequence[Req]) -> list[Cand]:
+        urls = {r.url for r in reqs if r.url}
+        if urls:
+            if len(urls) > 1:
+                return []
+            cand = self._direct_candidate(name, extras, urls.pop())
+            return [cand] if all(self._spec_ok(r, cand.version) for r in reqs) else []
+        ev = self.evaluation(name)
+        best = ev.best_by_version()
+        allow_pre = self._prereleases or any(s.prereleases for r in reqs for s in r.specifier) \
+            or not any(not v.is_prerelease for v in best)
+        allowed_hashes = self._options.hashes.get(name)
+        out: list[Cand] = []
+        for version in sorted(best, reverse=True):
+            fc = best[version]
+            if version.is_prerelease and not allow_pre:
+                continue
+            if fc.link.yanked is not None and not all(_is_exact_pin(r) for r in reqs):
+                continue
+            if not all(self._spec_ok(r, version) for r in reqs):
+                continue
+            if allowed_hashes and not _link_hash_allowed(fc.link, allowed_hashes):
+                continue
+            out.append(Cand(name=name, version=version, link=fc.link, extras=extras))
+        dist = self._installed.get(name)
+        if dist is None or self._options.force_reinstall:
+            return out
+        if not all(self._spec_ok(r, dist.version) for r in reqs):
+            return out
+        installed = Cand(name=name, version=dist.version, installed=dist, extras=extras)
+        out = [c for c in out if c.version != dist.version]
+        if name in self._options.upgrade:
+            pos = next((i for i, c in enumerate(out) if c.version < dist.version), len(out))
+            out.insert(pos, installed)
+        else:
+            out.insert(0, installed)
+        return out
+
+    def _direct_candidate(self, name: NormalizedName, extras: frozenset[str], url: str) -> Cand:
+        link = Link.from_url(url, origin="direct")
+        if not link.is_wheel:
+            from ..errors import NotSupportedYet
+
+            raise NotSupportedYet(
+                f"'{name}' from {url}: only wheels can be installed from a URL; building "
+                "from source is not supported yet", package=name)
+        from packaging.utils import parse_wheel_filename
+
+        wname, version, _, _ = parse_wheel_filename(link.filename)
+        if wname != name:
+            raise InvalidWheel(f"'{name} @ {url}': the file is a wheel of '{wname}'",
+                               package=name)
+        return Cand(name=name, version=version, link=link, extras=extras, direct=True)
+
+    @staticmethod
+    def _spec_ok(req: Req, version: Version) -> bool:
+        return req.specifier.contains(version, prereleases=True)
+
+    def is_satisfied_by(self, requirement: AnyReq, candidate: AnyCand) -> bool:
+        if isinstance(requirement, PythonReq):
+            return isinstance(candidate, PythonCand) and requirement.specifier.contains(
+                candidate.version, prereleases=True)
+        assert isinstance(candidate, Cand)
+        if requirement.url:
+            return candidate.link is not None and candidate.link.url == \
+                Link.from_url(requirement.url).url
+        return self._spec_ok(requirement, candidate.version)
+
+    def get_dependencies(self, candidate: AnyCand) -> list[AnyReq]:
+        if isinstance(candidate, PythonCand):
+            return []
+        with self._lock:
+            cached = self._deps.get(candidate)
+        if cached is not None:
+            return cached
+        deps = self._dependencies(candidate)
+        with self._lock:
+            self._deps[candidate] = deps
+        return deps
+
+    def _dependencies(self, cand: Cand) -> list[AnyReq]:
+        out: list[AnyReq] = []
+        if cand.extras:
+            url = cand.link.url if cand.direct and cand.link else None
+            out.append(Req(name=cand.name, specifier=SpecifierSet(f"=={cand.version}"), url=url,
+                           text=f"{cand.name}=={cand.version}"))
+        if self._options.no_deps:
+            return out
+        for req in self.requirements_of(cand):
+            out.append(req)
+        return out
+
+    def requirements_of(self, cand: Cand) -> list[AnyReq]:
+        """Dependencies from the candidate's metadata (for its extras, or the base)."""
+        raw, _ = parse_email(self.metadata(cand))
+        out: list[AnyReq] = []
+        if not cand.extras and raw.get("requires_python") and cand.installed is None:
+            with contextlib.suppress(InvalidSpecifier):
+                out.append(PythonReq(SpecifierSet(raw["requires_python"])))
+        for line in raw.get("requires_dist", []):
+            try:
+                req = Requirement(line)
+            except InvalidRequirement as exc:
+                raise InvalidWheel(f"'{cand.name}' {cand.version} has an invalid dependency "
+                                   f"'{line}': {exc}", package=cand.name) from exc
+            if not self._wanted(req, cand.extras):
+                continue
+            out.append(to_req(req))
+        return out
+
+    def _wanted(self, req: Requirement, extras: frozenset[str]) -> bool:
+        if not extras:
+            return req.marker is None or bool(req.marker.evaluate({**self._env, "extra": ""}))
+        if req.marker is None:
+            return False
+        # Only dependencies that an extra brings in (the base brings in the rest)
+        if req.marker.evaluate({**self._env, "extra": ""}):
+            return False
+        return any(req.marker.evaluate({**self._env, "extra": e}) for e in extras)
+
+
+def _is_exact_pin(req: Req) -> bool:
+    return any(s.operator in ("==", "===") and "*" not in s.version for s in req.specifier)
+
+
+def _link_hash_allowed(link: Link, allowed: Mapping[str, Sequence[str]]) -> bool:
+    known = [(n, d) for n, d in link.hashes.items() if n in allowed]
+    if not known:
+        return True  # verified after download instead
+    return any(d in {a.lower() for a in allowed[n]} for n, d in known)
+
+
+__all__ = ["PYTHON", "Cand", "Provider", "PythonCand", "PythonReq", "Req",
+           "ResolveOptions", "to_req"]

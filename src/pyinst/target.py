@@ -1,0 +1,243 @@
+"""Where to install: a target interpreter's scheme, wheel tags and marker environment.
+
+`Target.from_python()` asks the target interpreter itself (one subprocess) for its
+facts, so pyinst running on 3.11 picks the cp39 wheels for a 3.9 environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.tags import Tag, compatible_tags, cpython_tags, generic_tags, mac_platforms
+from packaging.version import Version
+
+from .errors import TargetError
+
+SCHEME_KEYS = ("purelib", "platlib", "headers", "scripts", "data")
+_PROBE = Path(__file__).with_name("_target_probe.py")
+_LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """Facts about one Python interpreter, as it reported them."""
+
+    executable: str
+    version: tuple[int, int, int]
+    implementation: str
+    prefix: str
+    base_prefix: str
+    markers: Mapping[str, str]
+    platforms: tuple[str, ...]
+    tags: tuple[Tag, ...] = field(repr=False)
+    launcher_kind: str
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def python_version(self) -> Version:
+        return Version(".".join(map(str, self.version)))
+
+    @property
+    def is_venv(self) -> bool:
+        return self.prefix != self.base_prefix
+
+    @classmethod
+    def from_probe(cls, data: Mapping[str, Any]) -> Interpreter:
+        version = tuple(int(p) for p in data["version"][:3])
+        platforms = tuple(_platforms(data))
+        tags = tuple(_tags(data, platforms))
+        return cls(
+            executable=data["executable"],
+            version=(version[0], version[1], version[2]),
+            implementation=data["implementation"],
+            prefix=data["prefix"],
+            base_prefix=data["base_prefix"],
+            markers=dict(data["markers"]),
+            platforms=platforms,
+            tags=tags,
+            launcher_kind=_launcher_kind(data["platform"]),
+            raw=data,
+        )
+
+
+def _platforms(data: Mapping[str, Any]) -> list[str]:
+    plat: str = data["platform"]
+    if plat.startswith("linux-"):
+        arch = plat.split("-", 1)[1].replace(".", "_").replace("-", "_")
+        if arch == "x86_64" and not data["maxsize_64"]:
+            arch = "i686"
+        out: list[str] = [f"linux_{arch}"]
+        libc, libc_version = data["libc"]
+        if libc == "glibc" and libc_version.count(".") >= 1:
+            major, minor = (int(p) for p in libc_version.split(".")[:2])
+            lowest = 5 if arch in ("x86_64", "i686") else 17
+            for m in range(minor, lowest - 1, -1):
+                out.append(f"manylinux_{major}_{m}_{arch}")
+                legacy = _LEGACY_MANYLINUX.get((major, m))
+                if legacy:
+                    out.append(f"{legacy}_{arch}")
+        return out
+    if plat.startswith("macosx-"):
+        _, ver, arch = plat.split("-", 2)
+        mac = data.get("mac_ver") or ver
+        major, minor = (int(p) for p in ([*mac.split("."), "0"])[:2])
+        return list(mac_platforms((major, minor), arch))
+    return [plat.replace("-", "_").replace(".", "_")]
+
+
+def _tags(data: Mapping[str, Any], platforms: Sequence[str]) -> list[Tag]:
+    major, minor = data["version"][:2]
+    impl = data["implementation"]
+    if impl == "cpython":
+        abi = f"cp{major}{minor}" + ("t" if data["gil_disabled"] else "") + (
+            "d" if data["py_debug"] else ""
+        )
+        tags = list(cpython_tags((major, minor), [abi], platforms))
+        interpreter = f"cp{major}{minor}"
+    else:
+        short = {"pypy": "pp", "ironpython": "ip", "jython": "jy"}.get(impl, impl)
+        interpreter = f"{short}{major}{minor}"
+        soabi = data.get("soabi") or ""
+        abis = [soabi.replace(".", "_").replace("-", "_")] if soabi else []
+        tags = list(generic_tags(interpreter, abis, platforms))
+    tags.extend(compatible_tags((major, minor), interpreter, platforms))
+    return tags
+
+
+def _launcher_kind(platform: str) -> str:
+    if platform.startswith("win"):
+        return {"win-amd64": "win-amd64", "win-arm64": "win-arm64"}.get(platform, "win-ia32")
+    return "posix"
+
+
+def probe_interpreter(python: str | os.PathLike[str], *, prefix: str | None = None,
+                      timeout: float = 60.0) -> dict[str, Any]:
+    """Run the probe in ``python`` and return what it printed."""
+    args = json.dumps({"prefix": prefix})
+    try:
+        proc = subprocess.run(
+            [os.fspath(python), "-I", "-c", _PROBE.read_text(encoding="utf-8"), args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise TargetError(f"cannot run the target interpreter {python}: {exc}") from exc
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        raise TargetError(f"the target interpreter {python} failed to describe itself: {last}")
+    try:
+        data: dict[str, Any] = json.loads(proc.stdout)
+    except ValueError as exc:
+        raise TargetError(f"the target interpreter {python} gave unreadable facts") from exc
+    return data
+
+
+def _resolve_python(python: str | os.PathLike[str]) -> Path:
+    path = Path(python)
+    if path.is_dir():
+        for candidate in (path / "bin" / "python", path / "Scripts" / "python.exe"):
+            if candidate.exists():
+                return candidate
+        raise TargetError(f"{path} is a directory without bin/python: not an environment")
+    if not path.exists():
+        raise TargetError(f"no Python interpreter at {path}")
+    return path
+
+
+def _rooted(path: str, root: Path | None) -> str:
+    if root is None:
+        return path
+    p = Path(path)
+    return str(root / p.relative_to(p.anchor))
+
+
+@dataclass(frozen=True)
+class Target:
+    """A place to install into, with the interpreter whose tags and markers apply there."""
+
+    interpreter: Interpreter
+    #: scheme key (purelib, platlib, headers, scripts, data) -> absolute directory
+    scheme: Mapping[str, str]
+    #: what kind of target this is: "environment", "prefix" or "directory"
+    kind: str = "environment"
+    root: Path | None = None
+
+    @classmethod
+    def from_python(
+        cls,
+        python: str | os.PathLike[str],
+        *,
+        prefix: str | os.PathLike[str] | None = None,
+        root: str | os.PathLike[str] | None = None,
+    ) -> Target:
+        """The environment of the interpreter ``python`` (or of a venv directory).
+
+        With ``prefix``, install into that prefix using the interpreter's layout
+        (like ``pip --prefix``); with ``root``, every path is re-rooted there
+        (like ``pip --root``, for packaging into a staging tree).
+        """
+        exe = _resolve_python(python)
+        pre = os.path.abspath(os.fspath(prefix)) if prefix is not None else None
+        data = probe_interpreter(exe, prefix=pre)
+        root_path = Path(os.path.abspath(os.fspath(root))) if root is not None else None
+        interp = Interpreter.from_probe(data)
+        scheme = {k: _rooted(data["paths"][k if k != "headers" else "include"], root_path)
+                  for k in SCHEME_KEYS}
+        return cls(interpreter=interp, scheme=scheme,
+                   kind="prefix" if pre else "environment", root=root_path)
+
+    @classmethod
+    def directory(
+        cls, path: str | os.PathLike[str], *, python: str | os.PathLike[str] | None = None
+    ) -> Target:
+        """A plain directory put on ``sys.path`` by the application (like ``pip --target``).
+
+        Tags and markers are those of ``python`` (default: the running interpreter).
+        """
+        exe = _resolve_python(python) if python is not None else Path(sys.executable)
+        interp = Interpreter.from_probe(probe_interpreter(exe))
+        base = os.path.abspath(os.fspath(path))
+        scheme = {
+            "purelib": base,
+            "platlib": base,
+            "data": base,
+            "scripts": os.path.join(base, "bin"),
+            "headers": os.path.join(base, "include"),
+        }
+        return cls(interpreter=interp, scheme=scheme, kind="directory")
+
+    @property
+    def site_dirs(self) -> tuple[Path, ...]:
+        """Directories where the distributions installed in this target live."""
+        seen: list[Path] = []
+        for key in ("purelib", "platlib"):
+            p = Path(self.scheme[key])
+            if p not in seen:
+                seen.append(p)
+        return tuple(seen)
+
+    @property
+    def python(self) -> str:
+        return self.interpreter.executable
+
+    @property
+    def markers(self) -> Mapping[str, str]:
+        return self.interpreter.markers
+
+    @property
+    def tags(self) -> tuple[Tag, ...]:
+        return self.interpreter.tags
+
+    def describe(self) -> str:
+        v = ".".join(map(str, self.interpreter.version))
+        plat = self.interpreter.platforms[0] if self.interpreter.platforms else "any"
+        return f"Python {v} ({self.interpreter.implementation}, {plat})"
