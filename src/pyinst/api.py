@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from .fetch import Fetcher
     from .index.client import IndexClient
-    from .install import PreparedWheel
+    from .apply import PreparedWheel
 
 RequirementLike = Union[str, Requirement, UserRequirement]
 
@@ -172,7 +172,7 @@ class Installer:
 
     def fetch(self, pins: Sequence[Pin]) -> list[PreparedWheel]:
         """Download (in parallel) and verify the wheels of ``pins``."""
-        from .install import PreparedWheel
+        from .apply import PreparedWheel
 
         _, fetcher, pool = self._parts()
         futures = [pool.submit(fetcher.wheel, p.link, package=p.name) for p in pins
@@ -192,7 +192,7 @@ class Installer:
         dry_run: bool = False,
     ) -> InstallResult:
         """Resolve, fetch and install; the target is unchanged if anything fails."""
-        from .install import apply_plan
+        from .apply import apply_plan
 
         t0 = time.perf_counter()
         resolution = self.resolve(requirements, target, constraints=constraints,

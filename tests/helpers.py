@@ -1,0 +1,280 @@
+"""Test helpers: a wheel factory and a loopback simple-index server (PEP 503/691/658)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import threading
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Optional
+
+from packaging.utils import canonicalize_name
+
+PYENV = Path("/root/.pyenv/versions")
+
+
+def find_python(minor: str) -> Path:
+    """The pyenv interpreter for ``3.X``."""
+    for d in sorted(PYENV.glob(f"{minor}.*")):
+        exe = d / "bin" / "python"
+        if exe.exists():
+            return exe
+    raise LookupError(f"no pyenv interpreter for {minor}")
+
+
+def make_venv(path: Path, minor: str) -> Path:
+    subprocess.run([str(find_python(minor)), "-m", "venv", "--without-pip", str(path)],
+                   check=True, capture_output=True)
+    return path / "bin" / "python"
+
+
+def run_in(python: Path, code: str) -> str:
+    proc = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def pip(python: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run pip (from the base interpreter of the same version) against a venv."""
+    version = run_in(python, "import sys; print('%d.%d' % sys.version_info[:2])")
+    return subprocess.run([str(find_python(version)), "-m", "pip", "--python", str(python),
+                           "--disable-pip-version-check", "--no-input", *args],
+                          capture_output=True, text=True, check=False)
+
+
+def tree_snapshot(root: Path) -> dict[str, str]:
+    """Every file under ``root`` with its content hash (for 'unchanged' checks)."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and "__pycache__" not in p.parts:
+            out[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
+    return out
+
+
+def _record_hash(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).decode().rstrip("=")
+
+
+@dataclass
+class WheelSpec:
+    name: str
+    version: str
+    requires: tuple[str, ...] = ()
+    requires_python: Optional[str] = None
+    tag: str = "py3-none-any"
+    files: Mapping[str, str] = field(default_factory=dict)
+    console_scripts: Mapping[str, str] = field(default_factory=dict)
+    extras: tuple[str, ...] = ()
+    metadata_name: Optional[str] = None  # to make a lying wheel
+    break_record: bool = False
+
+
+def build_wheel(spec: WheelSpec, out_dir: Path) -> Path:
+    dist = spec.name.replace("-", "_")
+    filename = f"{dist}-{spec.version}-{spec.tag}.whl"
+    dist_info = f"{dist}-{spec.version}.dist-info"
+    meta = [
+        "Metadata-Version: 2.1",
+        f"Name: {spec.metadata_name or spec.name}",
+        f"Version: {spec.version}",
+    ]
+    if spec.requires_python:
+        meta.append(f"Requires-Python: {spec.requires_python}")
+    meta += [f"Provides-Extra: {e}" for e in spec.extras]
+    meta += [f"Requires-Dist: {r}" for r in spec.requires]
+    files: dict[str, bytes] = {}
+    module = dist.lower()
+    default = {f"{module}/__init__.py": f"VERSION = {spec.version!r}\nTAG = {spec.tag!r}\n"}
+    for path, text in {**default, **spec.files}.items():
+        files[path] = text.encode()
+    files[f"{dist_info}/METADATA"] = ("\n".join(meta) + "\n").encode()
+    files[f"{dist_info}/WHEEL"] = (
+        "Wheel-Version: 1.0\nGenerator: pyinst-tests\nRoot-Is-Purelib: "
+        f"{'true' if spec.tag.endswith('none-any') else 'false'}\nTag: {spec.tag}\n").encode()
+    if spec.console_scripts:
+        eps = "[console_scripts]\n" + "".join(f"{k} = {v}\n" for k, v in
+                                              spec.console_scripts.items())
+        files[f"{dist_info}/entry_points.txt"] = eps.encode()
+    record = "".join(f"{p},{_record_hash(d)},{len(d)}\n" for p, d in files.items())
+    if spec.break_record:
+        first = next(iter(files))
+        files[first] = files[first] + b"# tampered\n"
+    record += f"{dist_info}/RECORD,,\n"
+    files[f"{dist_info}/RECORD"] = record.encode()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / filename
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for p, d in files.items():
+            zf.writestr(p, d)
+    return path
+
+
+def build_sdist(name: str, version: str, out_dir: Path) -> Path:
+    base = f"{name.replace('-', '_')}-{version}"
+    path = out_dir / f"{base}.tar.gz"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as tf:
+        data = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+        info = tarfile.TarInfo(f"{base}/PKG-INFO")
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+def wheel_metadata(path: Path) -> bytes:
+    with zipfile.ZipFile(path) as zf:
+        name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+        return zf.read(name)
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass
+class IndexFile:
+    path: Path
+    requires_python: Optional[str] = None
+    yanked: Optional[str] = None
+    #: override the hash the index states (to simulate a corrupted file)
+    stated_sha256: Optional[str] = None
+
+
+class IndexServer:
+    """Serves projects as a simple index on 127.0.0.1, in a background thread.
+
+    ``json``: answer PEP 691 JSON when the client accepts it; ``sidecars``: announce and
+    serve PEP 658 ``.metadata`` files; ``fail``: project name -> HTTP status to answer.
+    """
+
+    def __init__(self, projects: Mapping[str, Iterable[IndexFile]], *, json_api: bool = True,
+                 sidecars: bool = True) -> None:
+        self.projects = {canonicalize_name(k): list(v) for k, v in projects.items()}
+        self.json_api = json_api
+        self.sidecars = sidecars
+        self.fail: dict[str, int] = {}
+        self.requests: list[str] = []
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                with server._lock:
+                    server.requests.append(self.path)
+                server._handle(self)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/simple/"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def _files(self) -> dict[str, IndexFile]:
+        return {f.path.name: f for files in self.projects.values() for f in files}
+
+    def _send(self, h: BaseHTTPRequestHandler, code: int, body: bytes, ctype: str) -> None:
+        h.send_response(code)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        path = h.path.split("?", 1)[0]
+        if path.startswith("/redirect/"):
+            h.send_response(301)
+            h.send_header("Location", path[len("/redirect"):])
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return
+        parts = [p for p in path.split("/") if p]
+        if len(parts) == 2 and parts[0] == "simple":
+            name = canonicalize_name(parts[1])
+            if name in self.fail:
+                self._send(h, self.fail[name], b"failure", "text/plain")
+                return
+            files = self.projects.get(name)
+            if files is None:
+                self._send(h, 404, b"not found", "text/plain")
+                return
+            accept = h.headers.get("Accept", "")
+            if self.json_api and "application/vnd.pypi.simple.v1+json" in accept:
+                self._send(h, 200, self._json_page(name, files),
+                           "application/vnd.pypi.simple.v1+json")
+            else:
+                self._send(h, 200, self._html_page(name, files), "text/html")
+            return
+        if len(parts) == 2 and parts[0] == "files":
+            files = self._files()
+            fname = parts[1]
+            if fname.endswith(".metadata") and self.sidecars and fname[:-9] in files:
+                self._send(h, 200, wheel_metadata(files[fname[:-9]].path),
+                           "application/octet-stream")
+                return
+            if fname in files:
+                self._send(h, 200, files[fname].path.read_bytes(), "application/octet-stream")
+                return
+        self._send(h, 404, b"not found", "text/plain")
+
+    def _stated_hash(self, f: IndexFile) -> str:
+        return f.stated_sha256 or sha256_file(f.path)
+
+    def _html_page(self, name: str, files: list[IndexFile]) -> bytes:
+        rows = []
+        for f in files:
+            attrs = [f'href="../../files/{f.path.name}#sha256={self._stated_hash(f)}"']
+            if f.requires_python:
+                attrs.append(f'data-requires-python="{html.escape(f.requires_python)}"')
+            if f.yanked is not None:
+                attrs.append(f'data-yanked="{html.escape(f.yanked)}"')
+            if self.sidecars and f.path.name.endswith(".whl"):
+                md = hashlib.sha256(wheel_metadata(f.path)).hexdigest()
+                attrs.append(f'data-core-metadata="sha256={md}"')
+            rows.append(f"<a {' '.join(attrs)}>{f.path.name}</a><br/>")
+        return ("<!DOCTYPE html><html><body><h1>Links for " + name + "</h1>\n"
+                + "\n".join(rows) + "</body></html>").encode()
+
+    def _json_page(self, name: str, files: list[IndexFile]) -> bytes:
+        entries = []
+        for f in files:
+            e: dict[str, object] = {"filename": f.path.name, "url": f"../../files/{f.path.name}",
+                                    "hashes": {"sha256": self._stated_hash(f)}}
+            if f.requires_python:
+                e["requires-python"] = f.requires_python
+            if f.yanked is not None:
+                e["yanked"] = f.yanked or True
+            if self.sidecars and f.path.name.endswith(".whl"):
+                e["core-metadata"] = {"sha256": hashlib.sha256(wheel_metadata(f.path)).hexdigest()}
+            entries.append(e)
+        return json.dumps({"meta": {"api-version": "1.1"}, "name": name, "files": entries}).encode()
+
+
+def run_cli(*args: str, env: Optional[Mapping[str, str]] = None,
+            cwd: Optional[Path] = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m pyinst`` as a user would."""
+    full_env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "pyinst", *args], capture_output=True,
+                          text=True, env=full_env, cwd=cwd, check=False)

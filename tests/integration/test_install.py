@@ -1,0 +1,245 @@
+"""Installs from the loopback index into real venvs, checked by the target interpreter and pip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from helpers import IndexServer, pip, run_in, tree_snapshot
+
+import pyinst
+from pyinst import Config, Installer, Target
+
+
+def site_packages(python: Path) -> Path:
+    return Path(run_in(python, "import sysconfig; print(sysconfig.get_paths()['purelib'])"))
+
+
+def config_for(index: IndexServer, **kw: object) -> Config:
+    return Config(index_urls=(index.url,), retries=0, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.usefixtures("state_guard")
+@pytest.mark.parametrize(
+    ("minor", "json_api", "sidecars"),
+    [("3.9", False, False), ("3.9", True, True), ("3.13", True, False), ("3.13", False, True)],
+)
+def test_install_with_deps_and_extras_then_pip_agrees(
+    make_index: Callable[..., IndexServer], venv_factory: Callable[[str], Path],
+    minor: str, json_api: bool, sidecars: bool,
+) -> None:
+    index = make_index(json_api=json_api, sidecars=sidecars)
+    python = venv_factory(minor)
+    target = Target.from_python(python)
+    with Installer(config_for(index)) as inst:
+        result = inst.install(["app[extra]"], target)
+    assert sorted(result.installed) == [("app", "1.0"), ("helper", "1.0"), ("lib", "1.1")]
+    assert result.removed == ()
+
+    # The target interpreter sees them
+    out = run_in(python, "import app, lib, helper, importlib.metadata as m; "
+                         "print(m.version('app'), m.version('lib'), lib.VERSION)")
+    assert out == "1.0 1.1 1.1"
+    site = site_packages(python)
+    app_info = site / "app-1.0.dist-info"
+    assert (app_info / "INSTALLER").read_text() == "pyinst\n"
+    assert (app_info / "REQUESTED").exists()
+    assert not (site / "lib-1.1.dist-info" / "REQUESTED").exists()
+
+    # The console script runs under the target interpreter
+    script = python.parent / "app-run"
+    assert script.read_text().splitlines()[0] == f"#!{python}"
+    import subprocess
+    assert subprocess.run([str(script)], capture_output=True, text=True,
+                          check=True).stdout == "app ran\n"
+
+    # pip agrees, and can remove what pyinst wrote without leaving anything behind
+    check = pip(python, "check")
+    assert check.returncode == 0, check.stdout + check.stderr
+    before = set(site.iterdir())
+    assert {p.name for p in before} >= {"app", "lib", "helper"}
+    gone = pip(python, "uninstall", "-y", "app", "lib", "helper")
+    assert gone.returncode == 0, gone.stderr
+    assert list(site.iterdir()) == []
+    assert not script.exists()
+
+
+@pytest.mark.parametrize(("minor", "tag"), [("3.9", "cp39"), ("3.13", "cp313")])
+def test_picks_the_target_interpreters_wheels(
+    index: IndexServer, venv_factory: Callable[[str], Path], minor: str, tag: str
+) -> None:
+    python = venv_factory(minor)
+    with Installer(config_for(index)) as inst:
+        inst.install(["native"], Target.from_python(python))
+    assert run_in(python, "import native; print(native.TAG)").startswith(f"{tag}-{tag}-")
+
+
+@pytest.mark.parametrize(("minor", "expected"), [("3.9", "0.9"), ("3.13", "1.0")])
+def test_requires_python_is_honoured(
+    index: IndexServer, venv_factory: Callable[[str], Path], minor: str, expected: str
+) -> None:
+    python = venv_factory(minor)
+    with Installer(config_for(index)) as inst:
+        result = inst.install(["newpy"], Target.from_python(python))
+    assert result.installed == (("newpy", expected),)
+
+
+def test_yanked_skipped_unless_pinned(index: IndexServer,
+                                      venv_factory: Callable[[str], Path]) -> None:
+    target = Target.from_python(venv_factory("3.13"))
+    with Installer(config_for(index)) as inst:
+        assert inst.resolve(["yanky"], target).pins["yanky"].version.public == "1.0"
+        assert inst.resolve(["yanky==2.0"], target).pins["yanky"].version.public == "2.0"
+
+
+def test_prereleases_only_with_pre(index: IndexServer,
+                                   venv_factory: Callable[[str], Path]) -> None:
+    target = Target.from_python(venv_factory("3.13"))
+    with Installer(config_for(index)) as inst:
+        assert str(inst.resolve(["lib"], target).pins["lib"].version) == "1.1"
+        assert str(inst.resolve(["lib>=2.0b1"], target).pins["lib"].version) == "2.0b1"
+    with Installer(config_for(index, allow_prereleases=True)) as inst:
+        assert str(inst.resolve(["lib"], target).pins["lib"].version) == "2.0b1"
+
+
+@pytest.mark.usefixtures("state_guard")
+def test_upgrade_removes_old_files_by_record(index: IndexServer,
+                                             venv_factory: Callable[[str], Path]) -> None:
+    python = venv_factory("3.13")
+    target = Target.from_python(python)
+    site = site_packages(python)
+    with Installer(config_for(index)) as inst:
+        inst.install(["simple==1.0"], target)
+        assert (site / "simple" / "old_only.py").exists()
+        # Installed and satisfying: nothing to do without --upgrade
+        again = inst.install(["simple"], target)
+        assert again.installed == () and again.already_satisfied == (("simple", "1.0"),)
+        up = inst.install(["simple<3"], target, upgrade=True)
+    assert up.installed == (("simple", "2.0"),) and up.removed == (("simple", "1.0"),)
+    assert not (site / "simple" / "old_only.py").exists()
+    assert not (site / "simple-1.0.dist-info").exists()
+    assert run_in(python, "import simple; print(simple.VERSION)") == "2.0"
+    assert pip(python, "check").returncode == 0
+
+
+def test_failed_upgrade_restores_the_old_version(index: IndexServer,
+                                                 venv_factory: Callable[[str], Path]) -> None:
+    python = venv_factory("3.13")
+    target = Target.from_python(python)
+    site = site_packages(python)
+    with Installer(config_for(index)) as inst:
+        inst.install(["simple==1.0", "blocker"], target)
+        before = tree_snapshot(python.parent.parent)
+        with pytest.raises(pyinst.InstallError) as info:
+            inst.install(["simple==3.0"], target)
+    assert "simple" in str(info.value)
+    assert tree_snapshot(python.parent.parent) == before
+    assert not list(site.glob(".pyinst-backup-*"))
+    assert run_in(python, "import simple; print(simple.VERSION)") == "1.0"
+
+
+def test_force_reinstall_and_no_deps(index: IndexServer,
+                                     venv_factory: Callable[[str], Path]) -> None:
+    python = venv_factory("3.13")
+    target = Target.from_python(python)
+    with Installer(config_for(index)) as inst:
+        only = inst.install(["app"], target, no_deps=True)
+        assert only.installed == (("app", "1.0"),)
+        again = inst.install(["app"], target, force_reinstall=True, no_deps=True)
+    assert again.installed == (("app", "1.0"),) and again.removed == (("app", "1.0"),)
+    assert run_in(python, "import importlib.metadata as m; print(m.version('app'))") == "1.0"
+
+
+def test_dry_run_changes_nothing(index: IndexServer,
+                                 venv_factory: Callable[[str], Path]) -> None:
+    python = venv_factory("3.13")
+    root = python.parent.parent
+    before = tree_snapshot(root)
+    with Installer(config_for(index)) as inst:
+        result = inst.install(["app"], Target.from_python(python), dry_run=True)
+    assert sorted(result.installed) == [("app", "1.0"), ("lib", "1.1")]
+    assert tree_snapshot(root) == before
+
+
+def test_first_index_wins_unless_unsafe_best_match(
+    make_index: Callable[..., IndexServer], repo: dict[str, list], venv_factory: Callable[[str], Path]
+) -> None:
+    first = make_index({"shared": [f for f in repo["shared"] if "1.0" in f.path.name]})
+    second = make_index({"shared": repo["shared"], "simple": repo["simple"]})
+    target = Target.from_python(venv_factory("3.13"))
+    cfg = Config(index_urls=(first.url, second.url), retries=0)
+    with Installer(cfg) as inst:
+        assert str(inst.resolve(["shared"], target).pins["shared"].version) == "1.0"
+    assert not any("/simple/shared/" in r for r in second.requests)
+    with Installer(cfg.with_(index_strategy=pyinst.IndexStrategy.UNSAFE_BEST_MATCH)) as inst:
+        assert str(inst.resolve(["shared"], target).pins["shared"].version) == "2.0"
+    # A project only the second index has is still found there
+    with Installer(cfg) as inst:
+        assert str(inst.resolve(["shared", "simple<3"], target).pins["shared"].version) == "1.0"
+
+
+def test_find_links_without_index(repo: dict[str, list], venv_factory: Callable[[str], Path],
+                                  tmp_path: Path) -> None:
+    links = tmp_path / "links"
+    links.mkdir()
+    for f in repo["simple"][:2]:
+        (links / f.path.name).write_bytes(f.path.read_bytes())
+    python = venv_factory("3.9")
+    with Installer(Config(index_urls=(), find_links=(str(links),))) as inst:
+        result = inst.install(["simple"], Target.from_python(python))
+    assert result.installed == (("simple", "2.0"),)
+
+
+def test_file_index_and_redirects(index: IndexServer, tmp_path: Path,
+                                  venv_factory: Callable[[str], Path]) -> None:
+    target = Target.from_python(venv_factory("3.13"))
+    redirecting = index.url.replace("/simple/", "/redirect/simple/")
+    with Installer(Config(index_urls=(redirecting,), retries=0)) as inst:
+        assert inst.install(["simple<3"], target).installed == (("simple", "2.0"),)
+    # a file:// index laid out as <root>/<project>/index.html
+    root = tmp_path / "fileindex"
+    (root / "lib").mkdir(parents=True)
+    (root / "lib" / "index.html").write_text(
+        "".join(f'<a href="{f.path.as_uri()}">{f.path.name}</a>' for f in index.projects["lib"]))
+    with Installer(Config(index_urls=(root.as_uri(),))) as inst:
+        assert str(inst.resolve(["lib"], target).pins["lib"].version) == "1.1"
+
+
+def test_target_directory_prefix_and_root(index: IndexServer, tmp_path: Path,
+                                          venv_factory: Callable[[str], Path]) -> None:
+    python = venv_factory("3.13")
+    with Installer(config_for(index)) as inst:
+        inst.install(["app"], Target.directory(tmp_path / "plugins", python=python))
+        assert (tmp_path / "plugins" / "app" / "__init__.py").exists()
+        assert (tmp_path / "plugins" / "bin" / "app-run").exists()
+        inst.install(["simple<3"], Target.from_python(python, prefix=tmp_path / "prefix"))
+        assert list((tmp_path / "prefix").glob("lib/python3.13/site-packages/simple/__init__.py"))
+        inst.install(["simple<3"], Target.from_python(python, root=tmp_path / "root"))
+    rooted = list((tmp_path / "root").rglob("simple-2.0.dist-info"))
+    assert len(rooted) == 1 and str(python.parent.parent).lstrip("/") in str(rooted[0])
+    # nothing went into the venv itself
+    assert run_in(python, "import importlib.util as u; print(u.find_spec('simple'))") == "None"
+    out = run_in(python, f"import sys; sys.path.insert(0, {str(tmp_path / 'plugins')!r}); "
+                         "import app, lib; print(lib.VERSION)")
+    assert out == "1.1"
+
+
+def test_direct_wheel_path_records_direct_url(repo: dict[str, list],
+                                              venv_factory: Callable[[str], Path]) -> None:
+    python = venv_factory("3.13")
+    wheel = repo["helper"][0].path
+    with Installer(Config(index_urls=())) as inst:
+        result = inst.install([str(wheel)], Target.from_python(python))
+    assert result.installed == (("helper", "1.0"),)
+    direct = json.loads((site_packages(python) / "helper-1.0.dist-info" /
+                         "direct_url.json").read_text())
+    assert direct["url"] == wheel.as_uri() and "archive_info" in direct
+    assert pip(python, "check").returncode == 0
+
+
+def test_module_level_install(index: IndexServer, venv_factory: Callable[[str], Path]) -> None:
+    python = venv_factory("3.9")
+    result = pyinst.install(["simple<3"], python=python, config=config_for(index))
+    assert result.installed == (("simple", "2.0"),)
