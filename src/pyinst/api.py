@@ -175,8 +175,8 @@ class Installer:
         from .apply import PreparedWheel
 
         _, fetcher, pool = self._parts()
-        futures = [pool.submit(fetcher.wheel, p.link, package=p.name) for p in pins
-                   if p.link is not None]
+        futures = [pool.submit(fetcher.wheel, p.link, package=p.name, allowed=p.allowed_hashes)
+                   for p in pins if p.link is not None]
         paths = [f.result() for f in futures]
         return [PreparedWheel(pin=p, path=path) for p, path in zip(pins, paths)]
 

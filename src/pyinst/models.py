@@ -74,6 +74,8 @@ class Pin:
     direct: bool = False
     requested: bool = False
     requested_extras: frozenset[str] = frozenset()
+    #: hashes the user allowed (``--hash``): algorithm -> digests; one must match
+    allowed_hashes: Mapping[str, tuple[str, ...]] = field(default_factory=dict, compare=False)
     #: dependencies as the resolver applied them (for reports and explanations)
     dependencies: tuple[Requirement, ...] = field(default=(), compare=False)
 

@@ -58,6 +58,8 @@ def resolve_requirements(provider: Provider, roots: Sequence[Requirement],
             requested=cand.name in requested,
             requested_extras=frozenset(requested_extras.get(cand.name, ())),
             dependencies=deps,
+            allowed_hashes={k: tuple(v) for k, v in
+                            provider.options.hashes.get(cand.name, {}).items()},
         )
     return Resolution(pins=dict(sorted(pins.items())))
 
@@ -85,7 +87,7 @@ def explain(provider: Provider, causes: list[RequirementInformation]  # type: ig
     python_causes = by_ident.pop(PYTHON, [])
     if python_causes and not by_ident:
         parts = [f"{_who(c)} requires {c.requirement}" for c in python_causes]
-        version = provider._python_version
+        version = provider.python_version
         return ResolutionImpossible(
             f"the target has Python {version}, but " + "; ".join(parts),
             conflicts=parts)
@@ -105,7 +107,7 @@ def explain(provider: Provider, causes: list[RequirementInformation]  # type: ig
             ev = provider.evaluation(name)
             if not ev.usable:
                 return NoCompatibleDistribution(
-                    name, reason=ev.explain(provider._python_version),
+                    name, reason=ev.explain(provider.python_version),
                     required_by=required_by)
             versions = sorted(ev.best_by_version())
             spec = " and ".join(str(r.specifier) or "any" for r in reqs[:1])

@@ -140,6 +140,14 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         self._deps: dict[AnyCand, list[AnyReq]] = {}
         self._lock = threading.Lock()
 
+    @property
+    def options(self) -> ResolveOptions:
+        return self._options
+
+    @property
+    def python_version(self) -> Version:
+        return self._python_version
+
     # -- knowledge ------------------------------------------------------------------
 
     def evaluation(self, name: NormalizedName) -> Evaluation:
@@ -269,7 +277,6 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         best = ev.best_by_version()
         allow_pre = self._prereleases or any(s.prereleases for r in reqs for s in r.specifier) \
             or not any(not v.is_prerelease for v in best)
-        allowed_hashes = self._options.hashes.get(name)
         out: list[Cand] = []
         for version in sorted(best, reverse=True):
             fc = best[version]
@@ -278,8 +285,6 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
             if fc.link.yanked is not None and not all(_is_exact_pin(r) for r in reqs):
                 continue
             if not all(self._spec_ok(r, version) for r in reqs):
-                continue
-            if allowed_hashes and not _link_hash_allowed(fc.link, allowed_hashes):
                 continue
             out.append(Cand(name=name, version=version, link=fc.link, extras=extras))
         dist = self._installed.get(name)
@@ -381,13 +386,6 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
 
 def _is_exact_pin(req: Req) -> bool:
     return any(s.operator in ("==", "===") and "*" not in s.version for s in req.specifier)
-
-
-def _link_hash_allowed(link: Link, allowed: Mapping[str, Sequence[str]]) -> bool:
-    known = [(n, d) for n, d in link.hashes.items() if n in allowed]
-    if not known:
-        return True  # verified after download instead
-    return any(d in {a.lower() for a in allowed[n]} for n, d in known)
 
 
 __all__ = ["PYTHON", "Cand", "Provider", "PythonCand", "PythonReq", "Req",

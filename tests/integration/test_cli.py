@@ -1,0 +1,169 @@
+"""The CLI as a user runs it: one clear line and a non-zero exit for bad input, target untouched."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from helpers import IndexServer, run_cli, tree_snapshot
+
+
+def _closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return int(port)
+
+
+@pytest.fixture
+def venv(venv_factory: Callable[[str], Path]) -> Path:
+    return venv_factory("3.13")
+
+
+def _install(index_url: str, python: Path, *args: str):  # type: ignore[no-untyped-def]
+    return run_cli("install", "-p", str(python), "-i", index_url, "--no-cache", *args)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["nosuchproject"], "no project named 'nosuchproject' was found"),
+        (["simple>=9"], "no version of 'simple' matches 'simple>=9' (available: 1.0, 2.0, 3.0)"),
+        (["conflict-a", "conflict-b"], "conflicting requirements for shared"),
+        (["onlywin"], "'onlywin' has no installable file for this target: no wheel matches"),
+        (["onlysdist"], "only source distributions are offered"),
+        (["depmissing"], "no project named 'doesnotexist' was found"),
+        (["badrecord"], "invalid wheel 'badrecord' 1.0"),
+        (["liar"], "invalid metadata for 'liar' 1.0"),
+        (["badhash"], "hash mismatch for 'badhash'"),
+    ],
+)
+def test_user_errors_are_one_line_and_change_nothing(
+    index: IndexServer, venv: Path, args: list[str], expected: str
+) -> None:
+    before = tree_snapshot(venv.parent.parent)
+    proc = _install(index.url, venv, "simple==1.0", *args) if args == ["badrecord"] else \
+        _install(index.url, venv, *args)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ") and expected in lines[0], lines[0]
+    assert "Traceback" not in proc.stderr
+    assert tree_snapshot(venv.parent.parent) == before
+
+
+def test_conflict_message_explains_who_requires_what(index: IndexServer, venv: Path) -> None:
+    proc = _install(index.url, venv, "conflict-a", "conflict-b")
+    line = proc.stderr.strip()
+    assert "conflict-a 1.0 requires shared<2" in line
+    assert "conflict-b 1.0 requires shared>=2" in line
+    assert "shared versions available: 1.0, 2.0" in line
+
+
+@pytest.mark.parametrize("status", [404, 500, 503])
+def test_index_http_errors(index: IndexServer, venv: Path, status: int) -> None:
+    index.fail["simple"] = status
+    before = tree_snapshot(venv.parent.parent)
+    proc = _install(index.url, venv, "simple")
+    assert proc.returncode == 1
+    line = proc.stderr.strip()
+    assert len(line.splitlines()) == 1 and "Traceback" not in proc.stderr
+    if status == 404:
+        assert "no project named 'simple' was found" in line
+    else:
+        assert f"returned HTTP {status}" in line and "'simple'" in line
+    assert tree_snapshot(venv.parent.parent) == before
+
+
+def test_index_unreachable(venv: Path) -> None:
+    before = tree_snapshot(venv.parent.parent)
+    proc = _install(f"http://127.0.0.1:{_closed_port()}/simple/", venv, "simple")
+    assert proc.returncode == 1
+    assert proc.stderr.strip().startswith("error: cannot reach http://127.0.0.1:")
+    assert "'simple'" in proc.stderr and "connection refused" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert tree_snapshot(venv.parent.parent) == before
+
+
+def test_install_output_and_dry_run(index: IndexServer, venv: Path) -> None:
+    before = tree_snapshot(venv.parent.parent)
+    dry = _install(index.url, venv, "app", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "Would install 2 packages" in dry.stdout and " + app==1.0" in dry.stdout
+    assert tree_snapshot(venv.parent.parent) == before
+    real = _install(index.url, venv, "app")
+    assert real.returncode == 0, real.stderr
+    out = real.stdout.splitlines()
+    assert out[0].startswith("Resolved 2 packages in ")
+    assert out[1].startswith("Prepared 2 packages in ")
+    assert out[2].startswith("Installed 2 packages in ")
+    assert out[3:] == [" + app==1.0", " + lib==1.1"]
+    up = _install(index.url, venv, "-U", "lib==1.0")
+    assert " - lib==1.1" in up.stdout and " + lib==1.0" in up.stdout
+
+
+def test_report_has_pips_fields(index: IndexServer, venv: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    before = tree_snapshot(venv.parent.parent)
+    proc = _install(index.url, venv, "app[extra]", "--dry-run", "--report", str(report))
+    assert proc.returncode == 0, proc.stderr
+    assert tree_snapshot(venv.parent.parent) == before
+    data = json.loads(report.read_text())
+    assert data["version"] == "1" and isinstance(data["pip_version"], str)
+    assert set(data["environment"]) >= {"python_version", "sys_platform", "platform_machine"}
+    by_name = {i["metadata"]["name"]: i for i in data["install"]}
+    assert set(by_name) == {"app", "lib", "helper"}
+    app = by_name["app"]
+    assert app["requested"] is True and app["requested_extras"] == ["extra"]
+    assert by_name["lib"]["requested"] is False
+    for item in data["install"]:
+        assert set(item) >= {"download_info", "is_direct", "is_yanked", "requested", "metadata"}
+        info = item["download_info"]
+        assert info["url"].startswith("http://127.0.0.1:") and info["url"].endswith(".whl")
+        assert set(info["archive_info"]["hashes"]) == {"sha256"}
+        assert info["archive_info"]["hash"].startswith("sha256=")
+        assert item["metadata"]["metadata_version"] and item["metadata"]["version"]
+    assert app["metadata"]["requires_dist"] == ["lib>=1.0", 'helper; extra == "extra"']
+    assert app["metadata"]["provides_extra"] == ["extra"]
+
+
+def test_requirements_and_constraints_files(index: IndexServer, venv: Path,
+                                            tmp_path: Path) -> None:
+    (tmp_path / "base.txt").write_text("lib  # the library\n")
+    (tmp_path / "cons.txt").write_text("lib<1.1\n")
+    (tmp_path / "reqs.txt").write_text(
+        f"--index-url {index.url}\n-r base.txt\n-c cons.txt\n"
+        "simple \\\n  <3 ; python_version >= '3.0'\n"
+        "helper ; python_version < '3.0'\n")
+    proc = run_cli("install", "-p", str(venv), "--no-cache", "-r", str(tmp_path / "reqs.txt"))
+    assert proc.returncode == 0, proc.stderr
+    assert " + lib==1.0" in proc.stdout and " + simple==2.0" in proc.stdout
+    assert "helper" not in proc.stdout
+
+
+def test_hash_option_must_match(index: IndexServer, venv: Path, tmp_path: Path) -> None:
+    (tmp_path / "reqs.txt").write_text("simple==2.0 --hash=sha256:" + "ab" * 32 + "\n")
+    before = tree_snapshot(venv.parent.parent)
+    proc = run_cli("install", "-p", str(venv), "-i", index.url, "--no-cache",
+                   "-r", str(tmp_path / "reqs.txt"))
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: hash mismatch for 'simple'")
+    assert tree_snapshot(venv.parent.parent) == before
+
+
+def test_bad_requirement_and_missing_environment(tmp_path: Path) -> None:
+    proc = run_cli("install", "-p", str(tmp_path / "venv"), "simple")
+    assert proc.returncode == 1 and proc.stderr.startswith("error: no Python interpreter at")
+    proc = run_cli("install", "-p", str(tmp_path), "not a requirement!")
+    assert proc.returncode == 2 and "invalid requirement" in proc.stderr
+    proc = run_cli("install", "simple", cwd=tmp_path)
+    assert proc.returncode == 2 and "no environment to install into" in proc.stderr
+
+
+def test_version_flag() -> None:
+    proc = run_cli("--version")
+    assert proc.returncode == 0 and proc.stdout.startswith("pyinst ")
