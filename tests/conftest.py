@@ -13,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from helpers import IndexFile, IndexServer, WheelSpec, build_sdist, build_wheel, make_venv  # noqa: E402
+from helpers import IndexFile, IndexServer, WheelSpec, build_sdist, build_wheel, make_venv
 
 
 def _standard_specs() -> list[tuple[WheelSpec, dict[str, Any]]]:

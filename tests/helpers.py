@@ -17,7 +17,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Optional
 
 from packaging.utils import canonicalize_name
 
@@ -71,12 +70,12 @@ class WheelSpec:
     name: str
     version: str
     requires: tuple[str, ...] = ()
-    requires_python: Optional[str] = None
+    requires_python: str | None = None
     tag: str = "py3-none-any"
     files: Mapping[str, str] = field(default_factory=dict)
     console_scripts: Mapping[str, str] = field(default_factory=dict)
     extras: tuple[str, ...] = ()
-    metadata_name: Optional[str] = None  # to make a lying wheel
+    metadata_name: str | None = None  # to make a lying wheel
     break_record: bool = False
 
 
@@ -145,10 +144,10 @@ def sha256_file(path: Path) -> str:
 @dataclass
 class IndexFile:
     path: Path
-    requires_python: Optional[str] = None
-    yanked: Optional[str] = None
+    requires_python: str | None = None
+    yanked: str | None = None
     #: override the hash the index states (to simulate a corrupted file)
-    stated_sha256: Optional[str] = None
+    stated_sha256: str | None = None
 
 
 class IndexServer:
@@ -271,8 +270,8 @@ class IndexServer:
         return json.dumps({"meta": {"api-version": "1.1"}, "name": name, "files": entries}).encode()
 
 
-def run_cli(*args: str, env: Optional[Mapping[str, str]] = None,
-            cwd: Optional[Path] = None) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, env: Mapping[str, str] | None = None,
+            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``python -m pyinst`` as a user would."""
     full_env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     full_env.update(env or {})

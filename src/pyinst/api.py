@@ -27,9 +27,9 @@ from .target import Target
 if TYPE_CHECKING:
     import httpx
 
+    from .apply import PreparedWheel
     from .fetch import Fetcher
     from .index.client import IndexClient
-    from .apply import PreparedWheel
 
 RequirementLike = Union[str, Requirement, UserRequirement]
 

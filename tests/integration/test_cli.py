@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+
 from helpers import IndexServer, run_cli, tree_snapshot
 
 

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
-from helpers import IndexServer, pip, run_in, tree_snapshot
 
 import pyinst
 from pyinst import Config, Installer, Target
+
+from helpers import IndexServer, pip, run_in, tree_snapshot
 
 
 def site_packages(python: Path) -> Path:

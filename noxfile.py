@@ -1,0 +1,28 @@
+"""Sessions: tests, lint, typecheck (and bench, once benchmarks land)."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["tests", "lint", "typecheck"]
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole suite (unit, integration against a loopback index, network) in parallel."""
+    session.install("-e", ".[test]")
+    args = session.posargs or ["-n", "auto", "--durations=10"]
+    session.run("pytest", *args)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", "src", "tests", "noxfile.py")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    session.install("mypy", "-e", ".")
+    session.run("mypy")

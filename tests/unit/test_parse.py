@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pyinst.errors import IndexPageError
+from pyinst.index.parse import parse_page
+
+PAGE = b"""<!DOCTYPE html><html><body>
+<a href="../../files/a-1.0-py3-none-any.whl#sha256=ABCD" data-requires-python="&gt;=3.8"
+   data-core-metadata="sha256=beef">a-1.0-py3-none-any.whl</a>
+<a href="https://other.example/a-0.9.tar.gz" data-yanked>a-0.9.tar.gz</a>
+<a href="a-0.8-py3-none-any.whl" data-dist-info-metadata="true" data-yanked="bad">x</a>
+<a>no href</a>
+</body></html>"""
+
+
+def test_html_page_links_hashes_metadata_and_yanked() -> None:
+    links = parse_page(PAGE, url="https://idx.example/simple/a/", content_type="text/html")
+    assert [lk.filename for lk in links] == ["a-1.0-py3-none-any.whl", "a-0.9.tar.gz",
+                                             "a-0.8-py3-none-any.whl"]
+    first, second, third = links
+    assert first.url == "https://idx.example/files/a-1.0-py3-none-any.whl"
+    assert first.hashes == {"sha256": "abcd"}
+    assert first.requires_python == ">=3.8"
+    assert first.metadata_hashes == {"sha256": "beef"} and first.yanked is None
+    assert second.yanked == "" and second.metadata_hashes is None
+    assert third.url == "https://idx.example/simple/a/a-0.8-py3-none-any.whl"
+    assert third.metadata_hashes == {} and third.yanked == "bad"
+
+
+def test_base_href_is_honoured() -> None:
+    page = b'<html><head><base href="https://cdn.example/x/"></head><a href="f-1.0.tar.gz">f</a>'
+    (link,) = parse_page(page, url="https://idx.example/simple/f/", content_type="text/html")
+    assert link.url == "https://cdn.example/x/f-1.0.tar.gz"
+
+
+def test_json_page() -> None:
+    data = {"meta": {"api-version": "1.1"}, "name": "a", "files": [
+        {"filename": "a-1.0-py3-none-any.whl", "url": "/files/a-1.0-py3-none-any.whl",
+         "hashes": {"sha256": "AA"}, "requires-python": ">=3.9", "yanked": "oops",
+         "core-metadata": {"sha256": "bb"}},
+        {"filename": "a-0.1.tar.gz", "url": "https://x.example/a-0.1.tar.gz", "hashes": {},
+         "yanked": False, "dist-info-metadata": True},
+    ]}
+    links = parse_page(json.dumps(data).encode(), url="https://idx.example/simple/a/",
+                       content_type="application/vnd.pypi.simple.v1+json")
+    assert links[0].url == "https://idx.example/files/a-1.0-py3-none-any.whl"
+    assert links[0].hashes == {"sha256": "aa"} and links[0].yanked == "oops"
+    assert links[0].metadata_hashes == {"sha256": "bb"}
+    assert links[1].yanked is None and links[1].metadata_hashes == {}
+
+
+@pytest.mark.parametrize("body", [b"{not json", b'{"meta": {"api-version": "2.0"}, "files": []}',
+                                  b'{"files": 3}', b'{"files": [{"nourl": 1}]}'])
+def test_bad_json_pages_raise_a_clear_error(body: bytes) -> None:
+    with pytest.raises(IndexPageError) as info:
+        parse_page(body, url="https://idx.example/simple/a/",
+                   content_type="application/vnd.pypi.simple.v1+json", package="a")
+    assert "https://idx.example/simple/a/" in str(info.value)
+
+
+def test_unknown_content_type() -> None:
+    with pytest.raises(IndexPageError):
+        parse_page(b"x", url="https://i/simple/a/", content_type="application/pdf")

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pyinst.errors import InvalidRequirement, NotSupportedYet
+from pyinst.reqfile import parse_requirement, parse_requirements_file
+
+
+def test_full_syntax(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "more.txt").write_text("extra-pkg>=1  # nested\n")
+    (tmp_path / "cons.txt").write_text("lib<2\n")
+    (tmp_path / "reqs.txt").write_text(
+        "# a comment\n"
+        "--index-url https://idx.example/simple/\n"
+        "--extra-index-url=https://extra.example/simple/\n"
+        "-f ./links\n"
+        "--pre\n"
+        "-r sub/more.txt\n"
+        "-c cons.txt\n"
+        "lib[fast] >= 1.0 ; python_version >= '3.8' \\\n"
+        "    --hash=sha256:AAAA --hash sha256:bbbb\n"
+        "name-with-url @ https://x.example/p-1.0-py3-none-any.whl\n"
+        "token==${TOKEN_VERSION}\n"
+    )
+    (tmp_path / "links").mkdir()
+    rs = parse_requirements_file(tmp_path / "reqs.txt", env={"TOKEN_VERSION": "2.1"})
+    assert rs.index_url == "https://idx.example/simple/"
+    assert rs.extra_index_urls == ["https://extra.example/simple/"]
+    assert rs.find_links == [str(tmp_path / "links")]
+    assert rs.pre
+    names = [str(r.requirement) for r in rs.requirements]
+    assert names == ["extra-pkg>=1", 'lib[fast]>=1.0; python_version >= "3.8"',
+                     "name-with-url @ https://x.example/p-1.0-py3-none-any.whl", "token==2.1"]
+    assert rs.requirements[1].hashes == {"sha256": ["aaaa", "bbbb"]}
+    assert rs.requirements[1].line == 8
+    assert [str(c.requirement) for c in rs.constraints] == ["lib<2"]
+
+
+def test_errors_name_file_and_line(tmp_path: Path) -> None:
+    f = tmp_path / "r.txt"
+    f.write_text("ok\nbad requirement here!\n")
+    with pytest.raises(InvalidRequirement) as info:
+        parse_requirements_file(f)
+    assert str(info.value).startswith(f"{f}:2: invalid requirement")
+    f.write_text("--frobnicate\n")
+    with pytest.raises(InvalidRequirement):
+        parse_requirements_file(f)
+    f.write_text("-e .\n")
+    with pytest.raises(NotSupportedYet):
+        parse_requirements_file(f)
+    f.write_text("-r r.txt\n")
+    with pytest.raises(InvalidRequirement, match="loop"):
+        parse_requirements_file(f)
+    with pytest.raises(InvalidRequirement, match="cannot read"):
+        parse_requirements_file(tmp_path / "missing.txt")
+
+
+def test_paths_and_urls_to_wheels(tmp_path: Path) -> None:
+    req = parse_requirement("./dist/pkg_name-1.0-py3-none-any.whl", base_dir=tmp_path)
+    assert req.name == "pkg-name"
+    assert req.url == (tmp_path / "dist" / "pkg_name-1.0-py3-none-any.whl").as_uri()
+    req = parse_requirement("https://x.example/a/demo-2.0-py3-none-any.whl")
+    assert req.name == "demo" and req.url == "https://x.example/a/demo-2.0-py3-none-any.whl"
+    with pytest.raises(InvalidRequirement):
+        parse_requirement("https://x.example/a/whatever")

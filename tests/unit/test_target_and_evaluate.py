@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import sys
+
+from packaging.tags import sys_tags
+from packaging.version import Version
+
+from pyinst.config import BinaryPolicy
+from pyinst.evaluate import evaluate_links, tag_ranks
+from pyinst.models import Link
+from pyinst.target import Interpreter, Target
+
+
+def test_tags_match_packaging_for_the_running_interpreter() -> None:
+    target = Target.from_python(sys.executable)
+    assert list(target.tags) == list(sys_tags())
+
+
+def test_tags_for_another_platform_from_probe_data() -> None:
+    data = {"executable": "/x/python", "version": [3, 9, 18], "implementation": "cpython",
+            "prefix": "/x", "base_prefix": "/y", "markers": {}, "platform": "linux-aarch64",
+            "maxsize_64": True, "libc": ["glibc", "2.28"], "gil_disabled": False,
+            "py_debug": False, "soabi": "", "mac_ver": ""}
+    interp = Interpreter.from_probe(data)
+    assert interp.platforms[:3] == ("linux_aarch64", "manylinux_2_28_aarch64",
+                                    "manylinux_2_27_aarch64")
+    assert "manylinux2014_aarch64" in interp.platforms
+    assert not any("manylinux1" in p for p in interp.platforms)  # 2_17 is aarch64's floor
+    assert str(interp.tags[0]) == "cp39-cp39-linux_aarch64"
+    assert interp.is_venv
+
+
+def _link(name: str, rp: str | None = None) -> Link:
+    return Link.from_url(f"https://i.example/{name}#sha256=00", requires_python=rp)
+
+
+def test_evaluation_ranks_and_reasons() -> None:
+    target = Target.from_python(sys.executable)
+    v = target.interpreter.python_version
+    links = [
+        _link("p-1.0-py3-none-any.whl"),
+        _link(f"p-1.0-cp{v.major}{v.minor}-cp{v.major}{v.minor}-manylinux_2_17_x86_64.whl"),
+        _link("p-2.0-py3-none-any.whl", rp=">=99"),
+        _link("p-2.0.tar.gz"),
+        _link("p-3.0-cp27-cp27m-win32.whl"),
+        _link("other-1.0-py3-none-any.whl"),
+    ]
+    ev = evaluate_links("p", links, ranks=tag_ranks(target.tags), python_version=v,  # type: ignore[arg-type]
+                        binary=BinaryPolicy())
+    best = ev.best_by_version()
+    assert list(best) == [Version("1.0")]
+    assert "manylinux" in best[Version("1.0")].link.filename  # the more specific tag wins
+    reasons = sorted(r for _, r in ev.rejected)
+    assert reasons == ["incompatible tags: cp27-cp27m-win32", "requires Python >=99",
+                       "source distribution"]
+    none = evaluate_links("p", links[2:4], ranks=tag_ranks(target.tags), python_version=v,  # type: ignore[arg-type]
+                          binary=BinaryPolicy())
+    assert "every file requires Python >=99" in none.explain(v)
