@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pyinst.errors import IndexPageError
 from pyinst.index.parse import parse_page
@@ -64,3 +66,17 @@ def test_bad_json_pages_raise_a_clear_error(body: bytes) -> None:
 def test_unknown_content_type() -> None:
     with pytest.raises(IndexPageError):
         parse_page(b"x", url="https://i/simple/a/", content_type="application/pdf")
+
+
+@given(st.binary(max_size=2000))
+def test_html_parser_never_crashes_on_arbitrary_bytes(body: bytes) -> None:
+    for link in parse_page(body, url="https://idx.example/simple/a/", content_type="text/html"):
+        assert link.filename and "#" not in link.url
+
+
+@given(st.lists(st.sampled_from(["<a href=", '"x-1.0.tar.gz"', ">", "</a>", "<base href=",
+                                 '"/q/"', "data-yanked", " ", "#sha256=zz", "&amp;"]),
+                max_size=40))
+def test_html_parser_on_tag_soup(parts: list[str]) -> None:
+    parse_page("".join(parts).encode(), url="https://idx.example/simple/a/",
+               content_type="text/html")
