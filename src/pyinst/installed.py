@@ -98,9 +98,8 @@ def _with_bytecode(paths: list[Path]) -> Iterator[Path]:
 
 
 def _allowed_roots(target: Target) -> list[Path]:
-    roots = [Path(os.path.normpath(v)) for v in target.scheme.values()]
-    common = Path(os.path.commonpath([str(r) for r in roots]))
-    return [common] if len(common.parts) > 1 else roots
+    """A RECORD may only name files under one of the target's scheme directories."""
+    return [Path(os.path.normpath(v)) for v in target.scheme.values()]
 
 
 def remove_distribution(dist: InstalledDistribution, target: Target, tx: Transaction) -> None:

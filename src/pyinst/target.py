@@ -190,7 +190,14 @@ class Target:
         data = probe_interpreter(exe, prefix=pre)
         root_path = Path(os.path.abspath(os.fspath(root))) if root is not None else None
         interp = Interpreter.from_probe(data)
-        scheme = {k: _rooted(data["paths"][k if k != "headers" else "include"], root_path)
+        paths = dict(data["paths"])
+        if interp.is_venv or pre:
+            # like pip: C headers of a venv or prefix install go inside it, not into the
+            # base interpreter's include directory
+            major, minor = interp.version[:2]
+            paths["include"] = os.path.join(paths["data"], "include", "site",
+                                            f"python{major}.{minor}")
+        scheme = {k: _rooted(paths[k if k != "headers" else "include"], root_path)
                   for k in SCHEME_KEYS}
         return cls(interpreter=interp, scheme=scheme,
                    kind="prefix" if pre else "environment", root=root_path)

@@ -244,3 +244,22 @@ def test_module_level_install(index: IndexServer, venv_factory: Callable[[str], 
     python = venv_factory("3.9")
     result = pyinst.install(["simple<3"], python=python, config=config_for(index))
     assert result.installed == (("simple", "2.0"),)
+
+
+def test_uninstall_refuses_a_record_pointing_outside_the_target(
+    index: IndexServer, venv_factory: Callable[[str], Path], tmp_path: Path
+) -> None:
+    python = venv_factory("3.13")
+    target = Target.from_python(python)
+    outside = tmp_path / "precious.txt"
+    outside.write_text("keep me\n")
+    with Installer(config_for(index)) as inst:
+        inst.install(["simple==1.0"], target)
+        record = site_packages(python) / "simple-1.0.dist-info" / "RECORD"
+        rel = Path("../" * 10 + str(outside).lstrip("/"))
+        record.write_text(record.read_text() + f"{rel},,\n")
+        before = tree_snapshot(python.parent.parent)
+        with pytest.raises(pyinst.PyinstError, match="outside the target"):
+            inst.install(["simple==2.0"], target)
+    assert outside.read_text() == "keep me\n"
+    assert tree_snapshot(python.parent.parent) == before
