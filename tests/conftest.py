@@ -119,7 +119,7 @@ def _process_state() -> dict[str, Any]:
     }
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def state_guard() -> Iterator[None]:
     """Fails the test if the library changed process-global state (or left threads)."""
     before = _process_state()

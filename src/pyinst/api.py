@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import ssl
@@ -194,19 +195,22 @@ class Installer:
         """Resolve, fetch and install; the target is unchanged if anything fails."""
         from .apply import apply_plan
 
-        t0 = time.perf_counter()
-        resolution = self.resolve(requirements, target, constraints=constraints,
-                                  upgrade=upgrade, force_reinstall=force_reinstall,
-                                  no_deps=no_deps)
-        plan = self.plan(resolution, target)
-        t1 = time.perf_counter()
-        timings = {"resolve": t1 - t0}
-        if not dry_run:
-            wheels = self.fetch(plan.to_install)
-            t2 = time.perf_counter()
-            apply_plan(plan, wheels, target)
-            t3 = time.perf_counter()
-            timings.update(prepare=t2 - t1, install=t3 - t2)
+        # The lock spans resolve to apply: the plan is made against what the target
+        # holds, and nobody else may change that before the plan is applied.
+        with contextlib.nullcontext() if dry_run else target.lock(self.config.lock_timeout):
+            t0 = time.perf_counter()
+            resolution = self.resolve(requirements, target, constraints=constraints,
+                                      upgrade=upgrade, force_reinstall=force_reinstall,
+                                      no_deps=no_deps)
+            plan = self.plan(resolution, target)
+            t1 = time.perf_counter()
+            timings = {"resolve": t1 - t0}
+            if not dry_run:
+                wheels = self.fetch(plan.to_install)
+                t2 = time.perf_counter()
+                apply_plan(plan, wheels, target)
+                t3 = time.perf_counter()
+                timings.update(prepare=t2 - t1, install=t3 - t2)
         return InstallResult(
             installed=tuple((p.name, str(p.version)) for p in plan.to_install),
             removed=tuple((d.name, str(d.version)) for d in plan.to_remove),

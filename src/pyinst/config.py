@@ -57,6 +57,8 @@ class Config:
     ca_bundle: Path | None = None
     #: let httpx read proxy and certificate settings from the environment
     trust_env: bool = False
+    #: seconds to wait for another install of the same target; ``None`` waits forever
+    lock_timeout: float | None = None
 
     @property
     def no_index(self) -> bool:

@@ -144,5 +144,15 @@ class UninstallError(PyinstError):
     """A distribution could not be removed (missing or unreadable RECORD, ...)."""
 
 
+class EnvironmentLocked(PyinstError):
+    """Another install holds the target's lock and did not finish in time."""
+
+    def __init__(self, target: str, timeout: float) -> None:
+        super().__init__(f"the environment {target} is locked by another install "
+                         f"(waited {timeout:g}s)")
+        self.target = target
+        self.timeout = timeout
+
+
 class NotSupportedYet(PyinstError):
     """Something pyinst deliberately does not do (yet), such as building from source."""

@@ -18,6 +18,7 @@ from typing import Any
 from packaging.tags import Tag, compatible_tags, cpython_tags, generic_tags, mac_platforms
 from packaging.version import Version
 
+from .envlock import EnvironmentLock
 from .errors import TargetError
 
 SCHEME_KEYS = ("purelib", "platlib", "headers", "scripts", "data")
@@ -243,6 +244,11 @@ class Target:
     @property
     def tags(self) -> tuple[Tag, ...]:
         return self.interpreter.tags
+
+    def lock(self, timeout: float | None = None) -> EnvironmentLock:
+        """The lock that serialises installs into this target (threads and processes)."""
+        site = Path(self.scheme["purelib"])
+        return EnvironmentLock(site, timeout=timeout, description=str(site))
 
     def describe(self) -> str:
         v = ".".join(map(str, self.interpreter.version))
