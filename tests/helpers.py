@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tarfile
 import threading
+import time
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -163,6 +164,8 @@ class IndexServer:
         self.json_api = json_api
         self.sidecars = sidecars
         self.fail: dict[str, int] = {}
+        #: seconds to sleep after each 16 KiB chunk of a file body (a slow stream)
+        self.chunk_delay = 0.0
         self.requests: list[str] = []
         self._lock = threading.Lock()
         server = self
@@ -233,7 +236,18 @@ class IndexServer:
                            "application/octet-stream")
                 return
             if fname in files:
-                self._send(h, 200, files[fname].path.read_bytes(), "application/octet-stream")
+                body = files[fname].path.read_bytes()
+                if not self.chunk_delay:
+                    self._send(h, 200, body, "application/octet-stream")
+                    return
+                h.send_response(200)
+                h.send_header("Content-Type", "application/octet-stream")
+                h.send_header("Content-Length", str(len(body)))
+                h.end_headers()
+                for i in range(0, len(body), 16384):
+                    h.wfile.write(body[i:i + 16384])
+                    h.wfile.flush()
+                    time.sleep(self.chunk_delay)
                 return
         self._send(h, 404, b"not found", "text/plain")
 

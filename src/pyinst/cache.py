@@ -13,6 +13,36 @@ from typing import IO
 from .models import Link
 
 
+class EntryLock:
+    """An exclusive ``flock`` on a lock file (cache directories may hold lock files)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> EntryLock:
+        import fcntl
+
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import fcntl
+
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
+
+
 class Cache:
     """A cache directory. Readers never see a partial entry: each is written to a
     temporary file beside its final place and renamed into it."""
@@ -36,6 +66,11 @@ class Cache:
 
     def lookup(self, path: Path) -> Path | None:
         return path if path.is_file() else None
+
+    def entry_lock(self, path: Path) -> EntryLock:
+        """A cross-process lock for filling one entry, so it is downloaded once."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return EntryLock(path.parent / ".lock")
 
     @contextmanager
     def publish(self, path: Path) -> Iterator[IO[bytes]]:

@@ -78,8 +78,14 @@ class Fetcher:
         cached = self._cache.lookup(dest)
         if cached is not None and self._verify_cached(cached, link, package, allowed):
             return cached
-        with self._cache.publish(dest) as fh:
-            self._download(link, fh, package, allowed)
+        # One downloader per entry, across threads and processes; the others wait and
+        # then find the published file.
+        with self._cache.entry_lock(dest):
+            cached = self._cache.lookup(dest)
+            if cached is not None and self._verify_cached(cached, link, package, allowed):
+                return cached
+            with self._cache.publish(dest) as fh:
+                self._download(link, fh, package, allowed)
         return dest
 
     def _download(self, link: Link, fh: IO[bytes], package: str,

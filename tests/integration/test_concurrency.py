@@ -130,3 +130,60 @@ def test_four_processes_two_threads_one_venv(index: IndexServer,
     _records_match(site)
     assert not list(site.glob(".pyinst-backup-*"))
     assert pip(shared_venv, "check").returncode == 0
+
+
+_FETCHER = """
+import sys
+sys.path.insert(0, {src!r})
+from pyinst import Config, Installer, Target
+target = Target.from_python(sys.executable)
+with Installer(Config(index_urls=({url!r},), retries=0, cache_dir={cache!r})) as inst:
+    res = inst.resolve(["bigwheel"], target)
+    (w,) = inst.fetch(list(res))
+    print(w.path)
+"""
+
+
+def test_processes_fill_a_cold_cache_once(make_index: Callable[..., IndexServer],
+                                          tmp_path: Path) -> None:
+    import os
+
+    from helpers import IndexFile, WheelSpec, build_wheel, sha256_file
+
+    blob = base64.b64encode(os.urandom(300_000)).decode()
+    wheel = build_wheel(WheelSpec("bigwheel", "1.0", files={"bigwheel/blob.py": f"B = {blob!r}\n"}),
+                        tmp_path / "wheels")
+    index = make_index({"bigwheel": [IndexFile(wheel)]})
+    index.chunk_delay = 0.01
+    cache = tmp_path / "cache"
+    want = sha256_file(wheel)
+    seen_bad: list[str] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            for p in cache.rglob("*.whl"):
+                try:
+                    if sha256_file(p) != want:
+                        seen_bad.append(str(p))
+                except FileNotFoundError:
+                    pass
+
+    watcher = threading.Thread(target=watch, name="cache-watcher")
+    watcher.start()
+    try:
+        procs = [subprocess.Popen([sys.executable, "-c", _FETCHER.format(
+            src=str(SRC), url=index.url, cache=str(cache))], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True) for _ in range(4)]
+        outs = [p.communicate(timeout=120) for p in procs]
+    finally:
+        stop.set()
+        watcher.join()
+    assert all(p.returncode == 0 for p in procs), [e for _, e in outs]
+    assert len({o.strip() for o, _ in outs}) == 1  # all got the same published entry
+    assert not seen_bad, "a reader saw a partial cache entry"
+    published = list(cache.rglob("*.whl"))
+    assert len(published) == 1 and sha256_file(published[0]) == want
+    assert not [p for p in cache.rglob(".tmp-*")]
+    downloads = [r for r in index.requests if r.endswith(".whl")]
+    assert len(downloads) == 1, downloads
