@@ -10,8 +10,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
@@ -21,6 +22,8 @@ from packaging.utils import NormalizedName, canonicalize_name
 from . import __version__
 from .cache import Cache
 from .config import Config
+from .errors import PyinstError
+from .events import Event, EventSink, ResolveFinished, ResolveStarted, TargetFinished, ignore
 from .models import InstallPlan, InstallResult, Pin, Resolution
 from .reqfile import UserRequirement, parse_requirement
 from .target import Target
@@ -47,19 +50,33 @@ def _user_requirements(items: Iterable[RequirementLike]) -> list[UserRequirement
     return out
 
 
+@dataclass(frozen=True)
+class _Session:
+    """One top-level call's view: a fresh index-page memo over the shared HTTP client,
+    cache and pool (so a long-lived Installer never serves stale project pages)."""
+
+    client: IndexClient
+    fetcher: Fetcher
+    pool: ThreadPoolExecutor
+
+
 class Installer:
     """Resolves and installs distributions. Use as a context manager.
 
-    Many `Installer`s may run in many threads; each owns its HTTP client, its
-    cache handle and its thread pool.
+    Many `Installer`s may run in many threads, and one `Installer` may be used by many
+    threads at once. Each owns its HTTP client, its cache handle and its thread pool.
+    ``on_event`` receives progress events (see `pyinst.events`); calls to it are
+    serialised, so it need not be thread-safe.
     """
 
-    def __init__(self, config: Config | None = None) -> None:
+    def __init__(self, config: Config | None = None, *, on_event: EventSink | None = None
+                 ) -> None:
         self.config = config or Config()
+        self._sink = on_event or ignore
+        self._emit_lock = threading.Lock()
         self._lock = threading.Lock()
         self._http: httpx.Client | None = None
-        self._client: IndexClient | None = None
-        self._fetcher: Fetcher | None = None
+        self._cache: Cache | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._tmp_cache: str | None = None
         self._closed = False
@@ -81,20 +98,24 @@ class Installer:
             if self._http is not None:
                 self._http.close()
                 self._http = None
-            self._client = self._fetcher = None
+            self._cache = None
             if self._tmp_cache is not None:
                 shutil.rmtree(self._tmp_cache, ignore_errors=True)
                 self._tmp_cache = None
 
-    def _parts(self) -> tuple[IndexClient, Fetcher, ThreadPoolExecutor]:
+    def _emit(self, event: Event) -> None:
+        with self._emit_lock:
+            self._sink(event)
+
+    def _session(self) -> _Session:
+        from .fetch import Fetcher
+        from .index.client import IndexClient
+
         with self._lock:
             if self._closed:
                 raise RuntimeError("this Installer is closed")
-            if self._client is None or self._fetcher is None or self._pool is None:
+            if self._http is None or self._cache is None or self._pool is None:
                 import httpx
-
-                from .fetch import Fetcher
-                from .index.client import IndexClient
 
                 cfg = self.config
                 verify: ssl.SSLContext | str = (
@@ -113,11 +134,11 @@ class Installer:
                 else:
                     self._tmp_cache = tempfile.mkdtemp(prefix="pyinst-cache-")
                     root = Path(self._tmp_cache)
-                self._client = IndexClient(cfg, self._http)
-                self._fetcher = Fetcher(self._client, Cache(root))
+                self._cache = Cache(root)
                 self._pool = ThreadPoolExecutor(max_workers=max(1, cfg.max_workers),
                                                 thread_name_prefix="pyinst")
-            return self._client, self._fetcher, self._pool
+            client = IndexClient(self.config, self._http)
+            return _Session(client, Fetcher(client, self._cache, self._emit), self._pool)
 
     # -- the pipeline -------------------------------------------------------------------
 
@@ -132,12 +153,27 @@ class Installer:
         no_deps: bool = False,
     ) -> Resolution:
         """Pin every distribution the requirements need on ``target``."""
+        return self._resolve(self._session(), requirements, target, constraints=constraints,
+                             upgrade=upgrade, force_reinstall=force_reinstall, no_deps=no_deps)
+
+    def _resolve(
+        self,
+        session: _Session,
+        requirements: Iterable[RequirementLike],
+        target: Target,
+        *,
+        constraints: Iterable[RequirementLike] = (),
+        upgrade: bool = False,
+        force_reinstall: bool = False,
+        no_deps: bool = False,
+    ) -> Resolution:
         from .installed import installed_distributions
         from .resolve import Provider, ResolveOptions, resolve_requirements, to_req
 
         reqs = _user_requirements(requirements)
         cons = _user_requirements(constraints)
-        client, fetcher, _ = self._parts()
+        t0 = time.perf_counter()
+        self._emit(ResolveStarted(target.describe_location()))
         installed = installed_distributions(target)
         hashes: dict[NormalizedName, dict[str, list[str]]] = {}
         for ur in [*reqs, *cons]:
@@ -160,10 +196,15 @@ class Installer:
             constraints=constraint_map,
             hashes=hashes,
         )
-        provider = Provider(client=client, fetcher=fetcher, target=target, installed=installed,
-                            options=options, binary_allowed=self.config.binary.wheels_allowed,
+        provider = Provider(client=session.client, fetcher=session.fetcher, target=target,
+                            installed=installed, options=options,
+                            binary_allowed=self.config.binary.wheels_allowed,
                             config_prereleases=self.config.allow_prereleases)
-        return resolve_requirements(provider, [r.requirement for r in reqs], env=target.markers)
+        resolution = resolve_requirements(provider, [r.requirement for r in reqs],
+                                          env=target.markers)
+        self._emit(ResolveFinished(target.describe_location(), len(resolution),
+                                   time.perf_counter() - t0))
+        return resolution
 
     def plan(self, resolution: Resolution, target: Target) -> InstallPlan:
         from .installed import installed_distributions
@@ -173,13 +214,16 @@ class Installer:
 
     def fetch(self, pins: Sequence[Pin]) -> list[PreparedWheel]:
         """Download (in parallel) and verify the wheels of ``pins``."""
+        return self._fetch(self._session(), pins)
+
+    def _fetch(self, session: _Session, pins: Sequence[Pin]) -> list[PreparedWheel]:
         from .apply import PreparedWheel
 
-        _, fetcher, pool = self._parts()
-        futures = [pool.submit(fetcher.wheel, p.link, package=p.name, allowed=p.allowed_hashes)
-                   for p in pins if p.link is not None]
+        todo = [(p, p.link) for p in pins if p.link is not None]
+        futures = [session.pool.submit(session.fetcher.wheel, link, package=p.name,
+                                       allowed=p.allowed_hashes) for p, link in todo]
         paths = [f.result() for f in futures]
-        return [PreparedWheel(pin=p, path=path) for p, path in zip(pins, paths)]
+        return [PreparedWheel(pin=p, path=path) for (p, _), path in zip(todo, paths)]
 
     def install(
         self,
@@ -193,22 +237,38 @@ class Installer:
         dry_run: bool = False,
     ) -> InstallResult:
         """Resolve, fetch and install; the target is unchanged if anything fails."""
+        return self._install(self._session(), requirements, target, constraints=constraints,
+                             upgrade=upgrade, force_reinstall=force_reinstall,
+                             no_deps=no_deps, dry_run=dry_run)
+
+    def _install(
+        self,
+        session: _Session,
+        requirements: Iterable[RequirementLike],
+        target: Target,
+        *,
+        constraints: Iterable[RequirementLike] = (),
+        upgrade: bool = False,
+        force_reinstall: bool = False,
+        no_deps: bool = False,
+        dry_run: bool = False,
+    ) -> InstallResult:
         from .apply import apply_plan
 
         # The lock spans resolve to apply: the plan is made against what the target
         # holds, and nobody else may change that before the plan is applied.
         with contextlib.nullcontext() if dry_run else target.lock(self.config.lock_timeout):
             t0 = time.perf_counter()
-            resolution = self.resolve(requirements, target, constraints=constraints,
-                                      upgrade=upgrade, force_reinstall=force_reinstall,
-                                      no_deps=no_deps)
+            resolution = self._resolve(session, requirements, target, constraints=constraints,
+                                       upgrade=upgrade, force_reinstall=force_reinstall,
+                                       no_deps=no_deps)
             plan = self.plan(resolution, target)
             t1 = time.perf_counter()
             timings = {"resolve": t1 - t0}
             if not dry_run:
-                wheels = self.fetch(plan.to_install)
+                wheels = self._fetch(session, plan.to_install)
                 t2 = time.perf_counter()
-                apply_plan(plan, wheels, target)
+                apply_plan(plan, wheels, target, self._emit)
                 t3 = time.perf_counter()
                 timings.update(prepare=t2 - t1, install=t3 - t2)
         return InstallResult(
@@ -220,6 +280,40 @@ class Installer:
             dry_run=dry_run,
             timings=timings,
         )
+
+    def provision(
+        self,
+        targets: Mapping[Target, Iterable[RequirementLike]],
+        *,
+        max_workers: int = 4,
+        upgrade: bool = False,
+    ) -> dict[Target, InstallResult | PyinstError]:
+        """Install into many targets at once.
+
+        Targets are resolved and installed in parallel (``max_workers`` at a time); each
+        distinct file is fetched once for all of them (one session shares index pages,
+        and the cache lets one downloader fill each entry while the others wait). The
+        result maps each target to its `InstallResult`, or to the `PyinstError` that
+        stopped it: one failing target does not spoil the others.
+        """
+        session = self._session()
+        items = [(t, list(reqs)) for t, reqs in targets.items()]
+
+        def one(target: Target, reqs: list[RequirementLike]) -> InstallResult | PyinstError:
+            try:
+                result = self._install(session, reqs, target, upgrade=upgrade)
+            except PyinstError as exc:
+                self._emit(TargetFinished(target.describe_location(), False, str(exc)))
+                return exc
+            self._emit(TargetFinished(target.describe_location(), True))
+            return result
+
+        # Targets run on their own short-lived threads: they use the Installer's pool
+        # for downloads, and must not wait for it from inside it.
+        with ThreadPoolExecutor(max_workers=max(1, max_workers),
+                                thread_name_prefix="pyinst-provision") as runner:
+            futures = {t: runner.submit(one, t, reqs) for t, reqs in items}
+            return {t: f.result() for t, f in futures.items()}
 
 
 def install(

@@ -30,6 +30,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from .errors import InstallError, InvalidWheel, PyinstError
+from .events import EventSink, InstallProgress, ignore
 from .installed import remove_distribution
 from .models import InstallPlan, Pin
 from .target import Target
@@ -174,7 +175,8 @@ def _additional_metadata(pin: Pin) -> dict[str, bytes]:
     return extra
 
 
-def apply_plan(plan: InstallPlan, wheels: Sequence[PreparedWheel], target: Target) -> None:
+def apply_plan(plan: InstallPlan, wheels: Sequence[PreparedWheel], target: Target,
+               emit: EventSink = ignore) -> None:
     """Remove what the plan replaces and install its wheels; all or nothing."""
     for w in wheels:
         verify_wheel(w)
@@ -184,7 +186,9 @@ def apply_plan(plan: InstallPlan, wheels: Sequence[PreparedWheel], target: Targe
             remove_distribution(dist, target, tx)
         dest = TransactionalDestination(target.scheme, target.python,
                                         target.interpreter.launcher_kind, tx)
-        for w in wheels:
+        where = target.describe_location()
+        for n, w in enumerate(wheels, start=1):
+            emit(InstallProgress(where, w.pin.name, str(w.pin.version), n, len(wheels)))
             try:
                 with WheelFile.open(w.path) as source:
                     installer.install(source, dest, _additional_metadata(w.pin))

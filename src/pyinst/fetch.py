@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Callable
 
 from .cache import Cache
 from .errors import HashMismatch, IndexFetchError
+from .events import DownloadFinished, DownloadProgress, EventSink, ignore
 from .index.client import IndexClient, url_to_path
 from .models import Link
 
@@ -54,9 +55,10 @@ def hash_names(link: Link, allowed: Mapping[str, Sequence[str]]) -> list[str]:
 class Fetcher:
     """Gets wheels and metadata sidecars into the cache, verified."""
 
-    def __init__(self, client: IndexClient, cache: Cache) -> None:
+    def __init__(self, client: IndexClient, cache: Cache, emit: EventSink = ignore) -> None:
         self._client = client
         self._cache = cache
+        self._emit = emit
 
     def wheel(self, link: Link, *, package: str,
               allowed: Mapping[str, Sequence[str]] | None = None) -> Path:
@@ -91,20 +93,26 @@ class Fetcher:
     def _download(self, link: Link, fh: IO[bytes], package: str,
                   allowed: Mapping[str, Sequence[str]]) -> None:
         state: dict[str, _Hasher] = {}
+        done = [0]
+        emit = self._emit
 
-        def restart() -> object:
+        def restart(total: int | None) -> Callable[[bytes], None]:
             fh.seek(0)
             fh.truncate()
             h = state["h"] = _Hasher(hash_names(link, allowed))
+            done[0] = 0
 
             def write(data: bytes) -> None:
                 fh.write(data)
                 h.update(data)
+                done[0] += len(data)
+                emit(DownloadProgress(package, link.url, done[0], total))
 
             return write
 
-        self._client.stream_into(link.url, restart, package=package)  # type: ignore[arg-type]
+        self._client.stream_into(link.url, restart, package=package)
         check_hashes(package, link.url, state["h"].hexdigests(), link.hashes, allowed)
+        emit(DownloadFinished(package, link.url, done[0]))
 
     def _verify_cached(self, path: Path, link: Link, package: str,
                        allowed: Mapping[str, Sequence[str]]) -> bool:
@@ -131,6 +139,21 @@ class Fetcher:
             data = cached.read_bytes()
             if self._metadata_ok(data, link):
                 return data
+        if link.is_file:
+            return self._fetch_metadata(link, package)
+        with self._cache.entry_lock(dest):
+            cached = self._cache.lookup(dest)
+            if cached is not None:
+                data = cached.read_bytes()
+                if self._metadata_ok(data, link):
+                    return data
+            data = self._fetch_metadata(link, package)
+            with self._cache.publish(dest) as fh:
+                fh.write(data)
+        return data
+
+    def _fetch_metadata(self, link: Link, package: str) -> bytes:
+        assert link.metadata_hashes is not None
         data = self._client.read_bytes(link.metadata_url, package=package)
         for name, want in link.metadata_hashes.items():
             if name in hashlib.algorithms_available:
@@ -138,9 +161,6 @@ class Fetcher:
                 if have != want:
                     raise HashMismatch(package, url=link.metadata_url,
                                        expected=f"{name}:{want}", got=f"{name}:{have}")
-        if not link.is_file:
-            with self._cache.publish(dest) as fh:
-                fh.write(data)
         return data
 
     @staticmethod

@@ -161,9 +161,12 @@ def _rooted(path: str, root: Path | None) -> str:
     return str(root / p.relative_to(p.anchor))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Target:
-    """A place to install into, with the interpreter whose tags and markers apply there."""
+    """A place to install into, with the interpreter whose tags and markers apply there.
+
+    Compared and hashed by identity, so targets can key a `provision()` mapping.
+    """
 
     interpreter: Interpreter
     #: scheme key (purelib, platlib, headers, scripts, data) -> absolute directory
@@ -249,6 +252,10 @@ class Target:
         """The lock that serialises installs into this target (threads and processes)."""
         site = Path(self.scheme["purelib"])
         return EnvironmentLock(site, timeout=timeout, description=str(site))
+
+    def describe_location(self) -> str:
+        """Where this target installs (its site directory), for messages and events."""
+        return self.scheme["purelib"]
 
     def describe(self) -> str:
         v = ".".join(map(str, self.interpreter.version))

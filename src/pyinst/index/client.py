@@ -133,18 +133,21 @@ class IndexClient:
                                   url=url, package=package, status_code=resp.status_code)
         return resp.content
 
-    def stream_into(self, url: str, restart: Callable[[], Callable[[bytes], object]], *,
+    def stream_into(self, url: str,
+                    restart: Callable[[int | None], Callable[[bytes], object]], *,
                     package: str | None = None) -> None:
-        """Stream an HTTP body into a sink; ``restart()`` gives a fresh sink for each try."""
+        """Stream an HTTP body into a sink. For each try, ``restart(content_length)``
+        gives a fresh sink."""
 
         def attempt() -> None:
-            write = restart()
             with self._http.stream("GET", url, follow_redirects=True) as resp:
                 if resp.status_code in (404, 410):
                     raise IndexFetchError(
                         f"{url} returned HTTP {resp.status_code} for '{package}'",
                         url=url, package=package, status_code=resp.status_code)
                 resp.raise_for_status()
+                length = resp.headers.get("content-length")
+                write = restart(int(length) if length and length.isdigit() else None)
                 for chunk in resp.iter_bytes(1 << 17):
                     write(chunk)
 

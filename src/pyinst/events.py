@@ -1,0 +1,68 @@
+"""Progress events, delivered to a callback the caller injects.
+
+The `Installer` serialises calls to the callback, so it need not be thread-safe itself,
+even though events come from worker threads. Events are small frozen values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Union
+
+
+@dataclass(frozen=True)
+class ResolveStarted:
+    target: str
+
+
+@dataclass(frozen=True)
+class ResolveFinished:
+    target: str
+    packages: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class DownloadProgress:
+    package: str
+    url: str
+    done: int
+    #: ``None`` when the server did not say
+    total: int | None
+
+
+@dataclass(frozen=True)
+class DownloadFinished:
+    package: str
+    url: str
+    size: int
+
+
+@dataclass(frozen=True)
+class InstallProgress:
+    target: str
+    package: str
+    version: str
+    #: 1-based position among ``of`` wheels being installed into the target
+    index: int
+    of: int
+
+
+@dataclass(frozen=True)
+class TargetFinished:
+    target: str
+    ok: bool
+    #: the error's one-line message when not ok
+    error: str | None = None
+
+
+Event = Union[ResolveStarted, ResolveFinished, DownloadProgress, DownloadFinished,
+              InstallProgress, TargetFinished]
+
+
+class EventSink(Protocol):
+    def __call__(self, event: Event, /) -> None: ...
+
+
+def ignore(event: Event, /) -> None:
+    """The default sink: drop every event."""
