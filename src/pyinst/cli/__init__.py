@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from .. import __version__
+from .progress import progress_sink
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -20,12 +21,41 @@ if TYPE_CHECKING:
     from ..target import Target
 
 
+def _common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    idx = common.add_argument_group("indexes")
+    idx.add_argument("-i", "--index-url", metavar="URL",
+                     help="base URL of the package index (default: the public index)")
+    idx.add_argument("--extra-index-url", action="append", default=[], metavar="URL",
+                     help="more indexes, asked after the first (repeatable)")
+    idx.add_argument("--no-index", action="store_true", help="use only --find-links locations")
+    idx.add_argument("-f", "--find-links", action="append", default=[], metavar="LOCATION",
+                     help="a directory or page of distribution files (repeatable)")
+    idx.add_argument("--index-strategy", choices=["first-index", "unsafe-best-match"],
+                     default=None, help="how to combine several indexes")
+    idx.add_argument("--pre", action="store_true", help="allow pre-release versions")
+    idx.add_argument("--only-binary", action="append", default=[], metavar="NAMES",
+                     help="comma-separated projects (or :all:) that must come as wheels")
+    idx.add_argument("--no-binary", action="append", default=[], metavar="NAMES",
+                     help="comma-separated projects (or :all:) that must not come as wheels")
+    cache = common.add_argument_group("cache and output")
+    cache.add_argument("--cache-dir", metavar="DIR", help="where to keep downloads")
+    cache.add_argument("--no-cache", action="store_true", help="use a throw-away cache")
+    cache.add_argument("--lock-timeout", type=float, default=None, metavar="SECONDS",
+                       help="give up if another install holds the environment this long")
+    cache.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    cache.add_argument("-v", "--verbose", action="count", default=0, help="say more")
+    return common
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pyinst",
                                      description="A fast, embeddable Python package installer.")
     parser.add_argument("--version", action="version", version=f"pyinst {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    inst = sub.add_parser("install", help="install packages into an environment")
+    common = _common_options()
+    inst = sub.add_parser("install", parents=[common],
+                          help="install packages into an environment")
     inst.add_argument("requirements", nargs="*", metavar="REQ",
                       help="requirement specifiers, wheel paths or URLs")
     inst.add_argument("-r", "--requirement", action="append", default=[], metavar="FILE",
@@ -50,26 +80,14 @@ def _build_parser() -> argparse.ArgumentParser:
     how.add_argument("--report", metavar="FILE",
                      help="write an installation report (pip's JSON format) to FILE ('-' for "
                           "standard output)")
-    idx = inst.add_argument_group("indexes")
-    idx.add_argument("-i", "--index-url", metavar="URL",
-                     help="base URL of the package index (default: the public index)")
-    idx.add_argument("--extra-index-url", action="append", default=[], metavar="URL",
-                     help="more indexes, asked after the first (repeatable)")
-    idx.add_argument("--no-index", action="store_true", help="use only --find-links locations")
-    idx.add_argument("-f", "--find-links", action="append", default=[], metavar="LOCATION",
-                     help="a directory or page of distribution files (repeatable)")
-    idx.add_argument("--index-strategy", choices=["first-index", "unsafe-best-match"],
-                     default=None, help="how to combine several indexes")
-    idx.add_argument("--pre", action="store_true", help="allow pre-release versions")
-    idx.add_argument("--only-binary", action="append", default=[], metavar="NAMES",
-                     help="comma-separated projects (or :all:) that must come as wheels")
-    idx.add_argument("--no-binary", action="append", default=[], metavar="NAMES",
-                     help="comma-separated projects (or :all:) that must not come as wheels")
-    cache = inst.add_argument_group("cache and output")
-    cache.add_argument("--cache-dir", metavar="DIR", help="where to keep downloads")
-    cache.add_argument("--no-cache", action="store_true", help="use a throw-away cache")
-    cache.add_argument("-q", "--quiet", action="store_true", help="print errors only")
-    cache.add_argument("-v", "--verbose", action="count", default=0, help="say more")
+    prov = sub.add_parser("provision", parents=[common],
+                          help="install into many environments at once, from a manifest")
+    prov.add_argument("manifest", metavar="MANIFEST",
+                      help="a TOML or JSON file listing targets and their requirements")
+    prov.add_argument("-j", "--max-workers", type=int, default=4, metavar="N",
+                      help="how many targets to work on at once (default 4)")
+    prov.add_argument("-U", "--upgrade", action="store_true",
+                      help="upgrade the named packages in every target")
     return parser
 
 
@@ -125,6 +143,7 @@ def _build_config(args: argparse.Namespace, reqs: RequirementSet) -> Config:
                 reqs.only_binary)),
             no_binary=frozenset(_split_names(args.no_binary) | _split_names(reqs.no_binary))),
         trust_env=True,
+        lock_timeout=args.lock_timeout,
     )
 
 
@@ -193,7 +212,7 @@ def _cmd_install(args: argparse.Namespace) -> int:
     config = _build_config(args, reqs)
     target = _build_target(args)
     out = sys.stdout
-    with Installer(config) as inst:
+    with progress_sink(args) as sink, Installer(config, on_event=sink) as inst:
         result = inst.install(reqs.requirements, target, constraints=reqs.constraints,
                               upgrade=args.upgrade, force_reinstall=args.force_reinstall,
                               no_deps=args.no_deps, dry_run=args.dry_run)
@@ -222,6 +241,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..errors import PyinstError
 
     try:
+        if args.command == "provision":
+            from .provision import cmd_provision
+
+            return cmd_provision(args)
         return _cmd_install(args)
     except PyinstError as exc:
         sys.stderr.write(f"error: {exc}\n")
