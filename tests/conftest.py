@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import threading
 import warnings
@@ -12,6 +13,8 @@ from typing import Any, Callable
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+import contextlib
 
 from helpers import IndexFile, IndexServer, WheelSpec, build_sdist, build_wheel, make_venv
 
@@ -101,6 +104,27 @@ def _umask() -> str:
     return "?"
 
 
+def _signal_handlers() -> dict[int, Any]:
+    out = {}
+    for sig in signal.valid_signals():
+        with contextlib.suppress(ValueError, OSError):
+            out[int(sig)] = signal.getsignal(sig)
+    return out
+
+
+def _foreign_modules() -> set[str]:
+    """Imported modules that live outside this interpreter's own installation and this
+    repository: i.e. modules imported from a target."""
+    here = str(Path(__file__).resolve().parents[1])
+    homes = (sys.prefix, sys.base_prefix, here)
+    out = set()
+    for name, mod in list(sys.modules.items()):
+        f = getattr(mod, "__file__", None)
+        if f and not os.path.abspath(f).startswith(homes):
+            out.add(name)
+    return out
+
+
 def _process_state() -> dict[str, Any]:
     root = logging.getLogger()
     ours = logging.getLogger("pyinst")
@@ -116,6 +140,8 @@ def _process_state() -> dict[str, Any]:
         "warnings filters": list(warnings.filters),
         "stdout": id(sys.stdout),
         "stderr": id(sys.stderr),
+        "signal handlers": _signal_handlers(),
+        "modules from targets": _foreign_modules(),
     }
 
 

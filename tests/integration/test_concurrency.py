@@ -187,3 +187,35 @@ def test_processes_fill_a_cold_cache_once(make_index: Callable[..., IndexServer]
     assert not [p for p in cache.rglob(".tmp-*")]
     downloads = [r for r in index.requests if r.endswith(".whl")]
     assert len(downloads) == 1, downloads
+
+
+def test_installs_never_touch_the_umask(index: IndexServer, venv_factory: Callable[[str], Path],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    def forbidden(mask: int) -> int:
+        raise AssertionError("os.umask called: it is process-global and not thread-safe")
+
+    monkeypatch.setattr(os, "umask", forbidden)
+    python = venv_factory("3.13")
+    with Installer(Config(index_urls=(index.url,), retries=0)) as inst:
+        inst.install(["app"], Target.from_python(python))
+    script = python.parent / "app-run"
+    assert script.stat().st_mode & 0o111  # executables still get their x bits
+
+
+def test_a_corrupt_cache_entry_is_evicted_and_fetched_again(
+    index: IndexServer, venv_factory: Callable[[str], Path], tmp_path: Path
+) -> None:
+    cfg = Config(index_urls=(index.url,), retries=0, cache_dir=tmp_path / "cache")
+    with Installer(cfg) as inst:
+        inst.install(["simple==2.0"], Target.from_python(venv_factory("3.13")))
+    (entry,) = (tmp_path / "cache").rglob("simple-2.0-*.whl")
+    entry.write_bytes(b"garbage, not the wheel")
+    before = len([r for r in index.requests if r.endswith(".whl")])
+    python = venv_factory("3.13")
+    with Installer(cfg) as inst:
+        inst.install(["simple==2.0"], Target.from_python(python))
+    assert run_in(python, "import simple; print(simple.VERSION)") == "2.0"
+    assert len([r for r in index.requests if r.endswith(".whl")]) == before + 1
+    assert entry.read_bytes().startswith(b"PK")
