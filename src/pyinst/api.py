@@ -199,7 +199,8 @@ class Installer:
         provider = Provider(client=session.client, fetcher=session.fetcher, target=target,
                             installed=installed, options=options,
                             binary_allowed=self.config.binary.wheels_allowed,
-                            config_prereleases=self.config.allow_prereleases)
+                            config_prereleases=self.config.allow_prereleases,
+                            background=session.pool.submit)
         resolution = resolve_requirements(provider, [r.requirement for r in reqs],
                                           env=target.markers)
         self._emit(ResolveFinished(target.describe_location(), len(resolution),

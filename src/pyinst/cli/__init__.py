@@ -252,3 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted; the target was left as it was\n")
         return 130
+    except BrokenPipeError:
+        # Output piped into e.g. `head`: the work is done; say nothing more.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0

@@ -69,6 +69,7 @@ class IndexClient:
         self._config = config
         self._http = http
         self._pages: dict[NormalizedName, ProjectPage] = {}
+        self._failures: dict[NormalizedName, IndexFetchError] = {}
         self._find_links: list[Link] | None = None
         self._lock = threading.Lock()
         self._page_locks: dict[NormalizedName, threading.Lock] = {}
@@ -166,8 +167,16 @@ class IndexClient:
         with lock:
             with self._lock:
                 page = self._pages.get(key)
+                failure = self._failures.get(key)
+            if failure is not None:
+                raise failure  # one session sees one answer, even a failure
             if page is None:
-                page = self._fetch_project(key)
+                try:
+                    page = self._fetch_project(key)
+                except IndexFetchError as exc:
+                    with self._lock:
+                        self._failures[key] = exc
+                    raise
                 with self._lock:
                     self._pages[key] = page
             return page

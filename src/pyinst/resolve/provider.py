@@ -124,6 +124,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         options: ResolveOptions,
         binary_allowed: Callable[[str], bool],
         config_prereleases: bool,
+        background: Callable[[Callable[[], object]], object] | None = None,
     ) -> None:
         self._client = client
         self._fetcher = fetcher
@@ -139,6 +140,25 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         self._metadata: dict[tuple[str, str, str], bytes] = {}
         self._deps: dict[AnyCand, list[AnyReq]] = {}
         self._lock = threading.Lock()
+        #: runs a job on a worker thread (fire and forget); used to fetch the index
+        #: pages of dependencies while the resolver works on something else
+        self._background = background
+        self._prefetched: set[NormalizedName] = set()
+
+    def prefetch(self, names: Iterator[NormalizedName] | list[NormalizedName]) -> None:
+        """Start fetching and evaluating these projects' pages in the background."""
+        if self._background is None:
+            return
+        for name in names:
+            with self._lock:
+                if name in self._prefetched or name in self._evaluations:
+                    continue
+                self._prefetched.add(name)
+            self._background(lambda n=name: self._quiet_evaluation(n))  # type: ignore[misc]
+
+    def _quiet_evaluation(self, name: NormalizedName) -> None:
+        with contextlib.suppress(Exception):
+            self.evaluation(name)
 
     @property
     def options(self) -> ResolveOptions:
@@ -351,8 +371,9 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
                            text=f"{cand.name}=={cand.version}"))
         if self._options.no_deps:
             return out
-        for req in self.requirements_of(cand):
-            out.append(req)
+        deps = self.requirements_of(cand)
+        self.prefetch([r.name for r in deps if isinstance(r, Req) and not r.url])
+        out.extend(deps)
         return out
 
     def requirements_of(self, cand: Cand) -> list[AnyReq]:
