@@ -24,7 +24,7 @@ from .cache import Cache
 from .config import Config
 from .errors import PyinstError
 from .events import Event, EventSink, ResolveFinished, ResolveStarted, TargetFinished, ignore
-from .models import InstallPlan, InstallResult, Pin, Resolution
+from .models import InstallPlan, InstallResult, Link, Pin, Resolution
 from .reqfile import UserRequirement, parse_requirement
 from .target import Target
 
@@ -58,6 +58,7 @@ class _Session:
     client: IndexClient
     fetcher: Fetcher
     pool: ThreadPoolExecutor
+    cache_root: Path
 
 
 class Installer:
@@ -138,7 +139,8 @@ class Installer:
                 self._pool = ThreadPoolExecutor(max_workers=max(1, cfg.max_workers),
                                                 thread_name_prefix="pyinst")
             client = IndexClient(self.config, self._http)
-            return _Session(client, Fetcher(client, self._cache, self._emit), self._pool)
+            return _Session(client, Fetcher(client, self._cache, self._emit), self._pool,
+                            self._cache.root)
 
     # -- the pipeline -------------------------------------------------------------------
 
@@ -219,12 +221,16 @@ class Installer:
 
     def _fetch(self, session: _Session, pins: Sequence[Pin]) -> list[PreparedWheel]:
         from .apply import PreparedWheel
+        from .unpack import unpack
 
-        todo = [(p, p.link) for p in pins if p.link is not None]
-        futures = [session.pool.submit(session.fetcher.wheel, link, package=p.name,
-                                       allowed=p.allowed_hashes) for p, link in todo]
-        paths = [f.result() for f in futures]
-        return [PreparedWheel(pin=p, path=path) for (p, _), path in zip(todo, paths)]
+        root = session.cache_root
+
+        def prepare(pin: Pin, link: Link) -> PreparedWheel:
+            path = session.fetcher.wheel(link, package=pin.name, allowed=pin.allowed_hashes)
+            return PreparedWheel(pin=pin, path=path, unpacked=unpack(pin, path, root))
+
+        futures = [session.pool.submit(prepare, p, p.link) for p in pins if p.link is not None]
+        return [f.result() for f in futures]
 
     def install(
         self,
@@ -254,7 +260,7 @@ class Installer:
         no_deps: bool = False,
         dry_run: bool = False,
     ) -> InstallResult:
-        from .apply import apply_plan
+        from .apply import LinkMode, apply_plan
 
         # The lock spans resolve to apply: the plan is made against what the target
         # holds, and nobody else may change that before the plan is applied.
@@ -269,7 +275,7 @@ class Installer:
             if not dry_run:
                 wheels = self._fetch(session, plan.to_install)
                 t2 = time.perf_counter()
-                apply_plan(plan, wheels, target, self._emit)
+                apply_plan(plan, wheels, target, self._emit, LinkMode(self.config.link_mode))
                 t3 = time.perf_counter()
                 timings.update(prepare=t2 - t1, install=t3 - t2)
         return InstallResult(

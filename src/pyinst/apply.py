@@ -1,33 +1,27 @@
-"""Apply an `InstallPlan` to a target: verify every wheel, then unpack, with rollback.
+"""Apply an `InstallPlan` to a target, all or nothing.
 
-Wheels are unpacked by `installer` into a destination of ours that writes through a
-`Transaction` (so a failure restores the target exactly) and that never touches the
-process umask: file modes are given to ``os.open`` and the kernel applies the umask.
+Every wheel was verified and unpacked once into the cache (`unpack.py`). Installing it
+links (or copies) those files into the target's scheme, generates console scripts for
+the target interpreter, and writes INSTALLER, REQUESTED, direct_url.json and RECORD.
+Everything goes through a `Transaction`, so a failure restores the target exactly.
+No file is created through the process umask dance: modes are given to ``os.open``.
 """
 
 from __future__ import annotations
 
 import csv
+import enum
 import hashlib
 import io
 import json
 import os
-import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
-import installer
-from installer.destinations import WheelDestination
-from installer.exceptions import InstallerError
-from installer.records import Hash, RecordEntry
 from installer.scripts import Script
-from installer.sources import WheelFile
 from packaging.direct_url import ArchiveInfo, DirectUrl
-from packaging.metadata import parse_email
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
 
 from .errors import InstallError, InvalidWheel, PyinstError
 from .events import EventSink, InstallProgress, ignore
@@ -35,126 +29,27 @@ from .installed import remove_distribution
 from .models import InstallPlan, Pin
 from .target import Target
 from .transaction import Transaction
+from .unpack import UnpackedFile, UnpackedWheel, record_hash
 
 INSTALLER_NAME = b"pyinst\n"
 
 
+class LinkMode(str, enum.Enum):
+    """How files get from the unpacked cache into a target."""
+
+    #: hard links (the default); a copy where the cache is on another filesystem
+    HARDLINK = "hardlink"
+    COPY = "copy"
+    SYMLINK = "symlink"
+
+
 @dataclass(frozen=True)
 class PreparedWheel:
-    """A pin with its local, verified wheel file."""
+    """A pin with its verified wheel, unpacked in the cache."""
 
     pin: Pin
     path: Path
-
-
-def verify_wheel(prepared: PreparedWheel) -> None:
-    """Check a wheel completely before anything is written: a readable zip, a RECORD
-    that matches every file, and metadata naming the pinned project and version."""
-    pin, path = prepared.pin, prepared.path
-    label = f"'{pin.name}' {pin.version} ({path.name})"
-    try:
-        with WheelFile.open(path) as wf:
-            dist_info = wf.dist_info_dir
-            wf.validate_record()
-            raw, _ = parse_email(wf.read_dist_info("METADATA"))
-            wheel_text = wf.read_dist_info("WHEEL")
-    except zipfile.BadZipFile as exc:
-        raise InvalidWheel(f"invalid wheel {label}: not a zip file ({exc})", package=pin.name,
-                           path=str(path)) from exc
-    except (InstallerError, ValueError, KeyError, OSError) as exc:
-        detail = str(exc).strip() or type(exc).__name__
-        raise InvalidWheel(f"invalid wheel {label}: {detail}", package=pin.name,
-                           path=str(path)) from exc
-    name, version = raw.get("name"), raw.get("version")
-    try:
-        ok = (name is not None and version is not None
-              and canonicalize_name(name) == pin.name and Version(version) == pin.version)
-    except InvalidVersion:
-        ok = False
-    if not ok:
-        raise InvalidWheel(
-            f"invalid wheel {label}: its metadata says {name} {version}", package=pin.name,
-            path=str(path))
-    if "Wheel-Version: 1." not in wheel_text:
-        raise InvalidWheel(f"invalid wheel {label}: unsupported Wheel-Version "
-                           f"in {dist_info}/WHEEL", package=pin.name, path=str(path))
-
-
-class TransactionalDestination(WheelDestination):
-    """Writes a wheel's files into a target's scheme through a `Transaction`."""
-
-    def __init__(self, scheme: Mapping[str, str], interpreter: str, launcher_kind: str,
-                 tx: Transaction) -> None:
-        self._scheme = {k: Path(v) for k, v in scheme.items()}
-        self._interpreter = interpreter
-        self._launcher_kind = launcher_kind
-        self._tx = tx
-
-    def _target_path(self, scheme: str, path: str) -> Path:
-        root = self._scheme[scheme]
-        full = Path(os.path.normpath(root / path))
-        if full != root and root not in full.parents:
-            raise InvalidWheel(f"the wheel tries to write outside the target: {path}")
-        return full
-
-    def write_to_fs(self, scheme: str, path: str, stream: BinaryIO,
-                    is_executable: bool) -> RecordEntry:
-        target = self._target_path(scheme, path)
-        self._tx.prepare_write(target)
-        digest = hashlib.sha256()
-        size = 0
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                     0o777 if is_executable else 0o666)
-        with os.fdopen(fd, "wb") as out:
-            while True:
-                chunk = stream.read(1 << 16)
-                if not chunk:
-                    break
-                out.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
-        b64 = _urlsafe_b64(digest.digest())
-        return RecordEntry(path, Hash("sha256", b64), size)
-
-    def write_file(self, scheme: str, path: str | os.PathLike[str],
-                   stream: BinaryIO, is_executable: bool) -> RecordEntry:
-        path = os.fspath(path)
-        if scheme == "scripts":
-            head = stream.read(8)
-            rest = stream.read()
-            if head.startswith(b"#!python"):
-                line_end = rest.find(b"\n")
-                tail = rest[line_end:] if line_end >= 0 else b"\n"
-                data = b"#!" + self._interpreter.encode() + tail
-                return self.write_to_fs(scheme, path, io.BytesIO(data), True)
-            return self.write_to_fs(scheme, path, io.BytesIO(head + rest), is_executable)
-        return self.write_to_fs(scheme, path, stream, is_executable)
-
-    def write_script(self, name: str, module: str, attr: str,  # type: ignore[override,unused-ignore]
-                     section: str) -> RecordEntry:
-        script = Script(name, module, attr, section)  # type: ignore[arg-type]
-        script_name, data = script.generate(self._interpreter,
-                                            self._launcher_kind)  # type: ignore[arg-type]
-        return self.write_to_fs("scripts", script_name, io.BytesIO(data), True)
-
-    def finalize_installation(self, scheme: str, record_file_path: str,  # type: ignore[override,unused-ignore]
-                              records: Iterable[tuple[str, RecordEntry]]) -> None:
-        root = self._scheme[scheme]
-        rows = []
-        for entry_scheme, entry in records:
-            full = self._scheme[entry_scheme] / entry.path
-            rel = os.path.relpath(full, root).replace(os.sep, "/")
-            rows.append((rel, str(entry.hash_) if entry.hash_ else "",
-                         str(entry.size) if entry.size is not None else ""))
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerows(rows)
-        self.write_to_fs(scheme, record_file_path, io.BytesIO(buf.getvalue().encode()), False)
-
-
-def _urlsafe_b64(data: bytes) -> str:
-    import base64
-
-    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
+    unpacked: UnpackedWheel
 
 
 def _direct_url_json(pin: Pin) -> bytes | None:
@@ -175,26 +70,121 @@ def _additional_metadata(pin: Pin) -> dict[str, bytes]:
     return extra
 
 
+class _Writer:
+    """Puts one unpacked wheel into a target's scheme through a transaction."""
+
+    def __init__(self, target: Target, tx: Transaction, mode: LinkMode) -> None:
+        self._scheme = {k: Path(v) for k, v in target.scheme.items()}
+        self._interpreter = target.python
+        self._launcher = target.interpreter.launcher_kind
+        self._tx = tx
+        self._mode = mode
+        # (scheme, path) -> (hash, size) of everything written, for RECORD
+        self.records: list[tuple[str, str, str, int | None]] = []
+
+    def _dest(self, scheme: str, path: str) -> Path:
+        root = self._scheme[scheme]
+        full = Path(os.path.normpath(root / path))
+        if root not in full.parents:
+            raise InvalidWheel(f"the wheel tries to write outside the target: {path}")
+        return full
+
+    def write_bytes(self, scheme: str, path: str, data: bytes, executable: bool) -> None:
+        dest = self._dest(scheme, path)
+        self._tx.prepare_write(dest)
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                     0o777 if executable else 0o666)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        self.records.append((scheme, path, record_hash(hashlib.sha256(data).digest()),
+                             len(data)))
+
+    def place(self, unpacked: UnpackedWheel, f: UnpackedFile) -> None:
+        src = unpacked.source(f)
+        if f.scheme == "scripts":
+            with open(src, "rb") as fh:
+                head = fh.read(8)
+                if head.startswith(b"#!python"):
+                    rest = fh.read()
+                    line_end = rest.find(b"\n")
+                    data = b"#!" + self._interpreter.encode() + (
+                        rest[line_end:] if line_end >= 0 else b"\n")
+                    self.write_bytes(f.scheme, f.path, data, True)
+                    return
+        dest = self._dest(f.scheme, f.path)
+        self._tx.prepare_write(dest)
+        if not self._link(src, dest):
+            self._copy(src, dest, f.executable)
+        self.records.append((f.scheme, f.path, f.hash, f.size))
+
+    def _link(self, src: Path, dest: Path) -> bool:
+        try:
+            if self._mode is LinkMode.HARDLINK:
+                os.link(src, dest)
+                return True
+            if self._mode is LinkMode.SYMLINK:
+                os.symlink(src, dest)
+                return True
+        except OSError:
+            return False  # another filesystem, a link limit, no permission: copy instead
+        return False
+
+    @staticmethod
+    def _copy(src: Path, dest: Path, executable: bool) -> None:
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                     0o777 if executable else 0o666)
+        with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
+            shutil.copyfileobj(inp, out, 1 << 20)
+
+    def script(self, name: str, module: str, attr: str, section: str) -> None:
+        script = Script(name, module, attr, section)  # type: ignore[arg-type]
+        filename, data = script.generate(self._interpreter,
+                                         self._launcher)  # type: ignore[arg-type]
+        self.write_bytes("scripts", filename, data, True)
+
+    def record(self, root_scheme: str, record_path: str) -> None:
+        root = self._scheme[root_scheme]
+        rows = []
+        for scheme, path, h, size in self.records:
+            rel = os.path.relpath(self._scheme[scheme] / path, root).replace(os.sep, "/")
+            rows.append((rel, h, "" if size is None else str(size)))
+        rows.append((record_path, "", ""))
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(rows)
+        dest = self._dest(root_scheme, record_path)
+        self._tx.prepare_write(dest)
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "wb") as out:
+            out.write(buf.getvalue().encode())
+
+
+def install_unpacked(w: PreparedWheel, target: Target, tx: Transaction, mode: LinkMode) -> None:
+    u = w.unpacked
+    writer = _Writer(target, tx, mode)
+    for name, module, attr, section in u.scripts:
+        writer.script(name, module, attr, section)
+    for f in u.files:
+        writer.place(u, f)
+    for filename, data in _additional_metadata(w.pin).items():
+        writer.write_bytes(u.root_scheme, f"{u.dist_info}/{filename}", data, False)
+    writer.record(u.root_scheme, f"{u.dist_info}/RECORD")
+
+
 def apply_plan(plan: InstallPlan, wheels: Sequence[PreparedWheel], target: Target,
-               emit: EventSink = ignore) -> None:
-    """Remove what the plan replaces and install its wheels; all or nothing."""
-    for w in wheels:
-        verify_wheel(w)
+               emit: EventSink = ignore, mode: LinkMode = LinkMode.HARDLINK) -> None:
+    """Remove what the plan replaces and install its (already verified) wheels."""
     tx = Transaction(Path(target.scheme["purelib"]))
     try:
         for dist in plan.to_remove:
             remove_distribution(dist, target, tx)
-        dest = TransactionalDestination(target.scheme, target.python,
-                                        target.interpreter.launcher_kind, tx)
         where = target.describe_location()
         for n, w in enumerate(wheels, start=1):
             emit(InstallProgress(where, w.pin.name, str(w.pin.version), n, len(wheels)))
             try:
-                with WheelFile.open(w.path) as source:
-                    installer.install(source, dest, _additional_metadata(w.pin))
+                install_unpacked(w, target, tx, mode)
             except PyinstError:
                 raise
-            except (InstallerError, OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            except (OSError, ValueError) as exc:
                 raise InstallError(
                     f"installing '{w.pin.name}' {w.pin.version} failed: {exc}; the target "
                     "was restored", package=w.pin.name) from exc

@@ -59,6 +59,9 @@ class Config:
     trust_env: bool = False
     #: seconds to wait for another install of the same target; ``None`` waits forever
     lock_timeout: float | None = None
+    #: how files get from the unpacked-wheel cache into a target: "hardlink" (falls
+    #: back to a copy across filesystems), "copy" or "symlink"
+    link_mode: str = "hardlink"
 
     @property
     def no_index(self) -> bool:

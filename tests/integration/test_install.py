@@ -263,3 +263,28 @@ def test_uninstall_refuses_a_record_pointing_outside_the_target(
             inst.install(["simple==2.0"], target)
     assert outside.read_text() == "keep me\n"
     assert tree_snapshot(python.parent.parent) == before
+
+
+@pytest.mark.parametrize("mode", ["hardlink", "copy", "symlink"])
+def test_link_modes_from_the_unpacked_cache(index: IndexServer, venv_factory: Callable[[str], Path],
+                                            tmp_path: Path, mode: str) -> None:
+    python = venv_factory("3.13")
+    cfg = config_for(index, cache_dir=tmp_path / "cache", link_mode=mode)
+    with Installer(cfg) as inst:
+        inst.install(["app"], Target.from_python(python))
+    installed = site_packages(python) / "lib" / "__init__.py"
+    (cached,) = (tmp_path / "cache" / "unpacked").rglob("purelib/lib/__init__.py")
+    if mode == "hardlink":
+        assert installed.stat().st_ino == cached.stat().st_ino
+    elif mode == "copy":
+        assert installed.stat().st_ino != cached.stat().st_ino and installed.stat().st_nlink == 1
+    else:
+        assert installed.is_symlink() and installed.resolve() == cached.resolve()
+    assert run_in(python, "import lib; print(lib.VERSION)") == "1.1"
+    assert pip(python, "check").returncode == 0
+    # RECORD lists exactly what is on disk, with the right hashes
+    record = (site_packages(python) / "lib-1.1.dist-info" / "RECORD").read_text().splitlines()
+    assert any(line.startswith("lib/__init__.py,sha256=") for line in record)
+    gone = pip(python, "uninstall", "-y", "app", "lib")
+    assert gone.returncode == 0 and list(site_packages(python).iterdir()) == []
+    assert cached.exists()  # uninstalling never reaches into the cache

@@ -43,6 +43,9 @@ def _common_options() -> argparse.ArgumentParser:
     cache.add_argument("--no-cache", action="store_true", help="use a throw-away cache")
     cache.add_argument("--lock-timeout", type=float, default=None, metavar="SECONDS",
                        help="give up if another install holds the environment this long")
+    cache.add_argument("--link-mode", choices=["hardlink", "copy", "symlink"],
+                       default="hardlink",
+                       help="how files get from the unpacked-wheel cache into the target")
     cache.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     cache.add_argument("-v", "--verbose", action="count", default=0, help="say more")
     return common
@@ -144,6 +147,7 @@ def _build_config(args: argparse.Namespace, reqs: RequirementSet) -> Config:
             no_binary=frozenset(_split_names(args.no_binary) | _split_names(reqs.no_binary))),
         trust_env=True,
         lock_timeout=args.lock_timeout,
+        link_mode=args.link_mode,
     )
 
 

@@ -1,0 +1,191 @@
+"""Each wheel is verified and unpacked once, into the cache; installs link from there.
+
+`installer` does the unpacking, into a destination of ours that lays files out by
+scheme (``<entry>/<scheme>/<path>``) and records, instead of writing them, what depends
+on the target: console scripts and RECORD. A manifest lists every file with its hash,
+so an install never reads or decompresses the wheel again.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import installer
+from installer.destinations import WheelDestination
+from installer.exceptions import InstallerError
+from installer.records import Hash, RecordEntry
+from installer.sources import WheelFile
+from packaging.metadata import parse_email
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from .cache import EntryLock
+from .errors import InvalidWheel
+from .models import Pin
+
+MANIFEST = "pyinst-manifest.json"
+_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class UnpackedFile:
+    scheme: str
+    path: str
+    hash: str  # "sha256=<urlsafe b64>"
+    size: int
+    executable: bool
+
+
+@dataclass(frozen=True)
+class UnpackedWheel:
+    """A verified wheel laid out by scheme in the cache, ready to be linked."""
+
+    root: Path
+    dist_info: str
+    root_scheme: str
+    files: tuple[UnpackedFile, ...]
+    #: console/gui entry points: (name, module, attr, section)
+    scripts: tuple[tuple[str, str, str, str], ...]
+
+    def source(self, f: UnpackedFile) -> Path:
+        return self.root / f.scheme / f.path
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "format": _FORMAT,
+            "dist_info": self.dist_info,
+            "root_scheme": self.root_scheme,
+            "files": [[f.scheme, f.path, f.hash, f.size, f.executable] for f in self.files],
+            "scripts": [list(s) for s in self.scripts],
+        }
+
+    @classmethod
+    def from_json(cls, root: Path, data: dict[str, Any]) -> UnpackedWheel:
+        files = tuple(UnpackedFile(str(s), str(p), str(h), int(n), bool(x))
+                      for s, p, h, n, x in data["files"])
+        scripts = tuple((str(a), str(b), str(c), str(d)) for a, b, c, d in data["scripts"])
+        return cls(root=root, dist_info=str(data["dist_info"]),
+                   root_scheme=str(data["root_scheme"]), files=files, scripts=scripts)
+
+
+def record_hash(digest: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+class _UnpackDestination(WheelDestination):
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self.files: list[UnpackedFile] = []
+        self.scripts: list[tuple[str, str, str, str]] = []
+        self.root_scheme = ""
+
+    def write_file(self, scheme: str, path: str | os.PathLike[str],
+                   stream: BinaryIO, is_executable: bool) -> RecordEntry:
+        rel = os.fspath(path).replace("\\", "/")
+        base = self._root / scheme
+        full = Path(os.path.normpath(base / rel))
+        if base not in full.parents:
+            raise InvalidWheel(f"the wheel tries to write outside its scheme: {rel}")
+        full.parent.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        size = 0
+        fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                     0o777 if is_executable else 0o666)
+        with os.fdopen(fd, "wb") as out:
+            for chunk in iter(lambda: stream.read(1 << 16), b""):
+                out.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+        h = record_hash(digest.digest())
+        self.files.append(UnpackedFile(scheme, rel, h, size, is_executable))
+        return RecordEntry(rel, Hash("sha256", h.split("=", 1)[1]), size)
+
+    def write_script(self, name: str, module: str, attr: str,  # type: ignore[override,unused-ignore]
+                     section: str) -> RecordEntry:
+        self.scripts.append((name, module, attr, section))
+        return RecordEntry(name, None, None)
+
+    def finalize_installation(self, scheme: str, record_file_path: str,  # type: ignore[override,unused-ignore]
+                              records: Iterable[tuple[str, RecordEntry]]) -> None:
+        self.root_scheme = scheme
+
+
+def _check_identity(pin: Pin, wf: WheelFile, label: str, path: Path) -> str:
+    raw, _ = parse_email(wf.read_dist_info("METADATA"))
+    name, version = raw.get("name"), raw.get("version")
+    try:
+        ok = (name is not None and version is not None
+              and canonicalize_name(name) == pin.name and Version(version) == pin.version)
+    except InvalidVersion:
+        ok = False
+    if not ok:
+        raise InvalidWheel(f"invalid wheel {label}: its metadata says {name} {version}",
+                           package=pin.name, path=str(path))
+    wheel_text = wf.read_dist_info("WHEEL")
+    if "Wheel-Version: 1." not in wheel_text:
+        raise InvalidWheel(f"invalid wheel {label}: unsupported Wheel-Version",
+                           package=pin.name, path=str(path))
+    return str(wf.dist_info_dir)
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def unpack(pin: Pin, wheel: Path, cache_root: Path) -> UnpackedWheel:
+    """The verified, unpacked form of ``wheel`` (made once, then reused)."""
+    key = _file_sha256(wheel)
+    entry = cache_root / "unpacked" / key[:2] / key
+    manifest = entry / MANIFEST
+    if manifest.is_file():
+        return UnpackedWheel.from_json(entry, json.loads(manifest.read_text("utf-8")))
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    with EntryLock(entry.parent / f".{key}.lock"):
+        if manifest.is_file():
+            return UnpackedWheel.from_json(entry, json.loads(manifest.read_text("utf-8")))
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=entry.parent))
+        try:
+            unpacked = _unpack_into(pin, wheel, tmp)
+            (tmp / MANIFEST).write_text(json.dumps(unpacked.to_json()), "utf-8")
+            if entry.exists():  # a half-published leftover from a crash: replace it
+                shutil.rmtree(entry)
+            os.rename(tmp, entry)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return UnpackedWheel.from_json(entry, unpacked.to_json())
+
+
+def _unpack_into(pin: Pin, wheel: Path, root: Path) -> UnpackedWheel:
+    label = f"'{pin.name}' {pin.version} ({wheel.name})"
+    try:
+        with WheelFile.open(wheel) as wf:
+            dist_info = _check_identity(pin, wf, label, wheel)
+            wf.validate_record()
+            dest = _UnpackDestination(root)
+            installer.install(wf, dest, {})
+    except InvalidWheel:
+        raise
+    except zipfile.BadZipFile as exc:
+        raise InvalidWheel(f"invalid wheel {label}: not a zip file ({exc})", package=pin.name,
+                           path=str(wheel)) from exc
+    except (InstallerError, ValueError, KeyError, OSError) as exc:
+        detail = str(exc).strip() or type(exc).__name__
+        raise InvalidWheel(f"invalid wheel {label}: {detail}", package=pin.name,
+                           path=str(wheel)) from exc
+    return UnpackedWheel(root=root, dist_info=dist_info, root_scheme=dest.root_scheme,
+                         files=tuple(dest.files), scripts=tuple(dest.scripts))
