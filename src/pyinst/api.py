@@ -94,7 +94,7 @@ class Installer:
         with self._lock:
             self._closed = True
             if self._pool is not None:
-                self._pool.shutdown(wait=True)
+                self._pool.shutdown(wait=True, cancel_futures=True)
                 self._pool = None
             if self._http is not None:
                 self._http.close()
@@ -168,9 +168,11 @@ class Installer:
         upgrade: bool = False,
         force_reinstall: bool = False,
         no_deps: bool = False,
+        prefetch_wheels: bool = False,
     ) -> Resolution:
         from .installed import installed_distributions
         from .resolve import Provider, ResolveOptions, resolve_requirements, to_req
+        from .resolve.provider import Cand
 
         reqs = _user_requirements(requirements)
         cons = _user_requirements(constraints)
@@ -198,11 +200,22 @@ class Installer:
             constraints=constraint_map,
             hashes=hashes,
         )
+        on_pin = None
+        if prefetch_wheels:
+            def on_pin(cand: Cand) -> None:
+                # Start downloading and unpacking the pinned wheel now; the real
+                # fetch later finds it in the cache (or waits on its entry lock).
+                assert cand.link is not None
+                pin = Pin(name=cand.name, version=cand.version, link=cand.link,
+                          allowed_hashes={k: tuple(v) for k, v in
+                                          hashes.get(cand.name, {}).items()})
+                session.pool.submit(self._quiet_prepare, session, pin, cand.link)
+
         provider = Provider(client=session.client, fetcher=session.fetcher, target=target,
                             installed=installed, options=options,
                             binary_allowed=self.config.binary.wheels_allowed,
                             config_prereleases=self.config.allow_prereleases,
-                            background=session.pool.submit)
+                            background=session.pool.submit, on_pin=on_pin)
         resolution = resolve_requirements(provider, [r.requirement for r in reqs],
                                           env=target.markers)
         self._emit(ResolveFinished(target.describe_location(), len(resolution),
@@ -220,17 +233,23 @@ class Installer:
         return self._fetch(self._session(), pins)
 
     def _fetch(self, session: _Session, pins: Sequence[Pin]) -> list[PreparedWheel]:
+        futures = [session.pool.submit(self._prepare, session, p, p.link) for p in pins
+                   if p.link is not None]
+        return [f.result() for f in futures]
+
+    @staticmethod
+    def _prepare(session: _Session, pin: Pin, link: Link) -> PreparedWheel:
         from .apply import PreparedWheel
         from .unpack import unpack
 
-        root = session.cache_root
+        path = session.fetcher.wheel(link, package=pin.name, allowed=pin.allowed_hashes)
+        return PreparedWheel(pin=pin, path=path, unpacked=unpack(pin, path, session.cache_root))
 
-        def prepare(pin: Pin, link: Link) -> PreparedWheel:
-            path = session.fetcher.wheel(link, package=pin.name, allowed=pin.allowed_hashes)
-            return PreparedWheel(pin=pin, path=path, unpacked=unpack(pin, path, root))
-
-        futures = [session.pool.submit(prepare, p, p.link) for p in pins if p.link is not None]
-        return [f.result() for f in futures]
+    @classmethod
+    def _quiet_prepare(cls, session: _Session, pin: Pin, link: Link) -> None:
+        # Errors surface from the real fetch after resolution, with the pin's context.
+        with contextlib.suppress(Exception):
+            cls._prepare(session, pin, link)
 
     def install(
         self,
@@ -268,7 +287,7 @@ class Installer:
             t0 = time.perf_counter()
             resolution = self._resolve(session, requirements, target, constraints=constraints,
                                        upgrade=upgrade, force_reinstall=force_reinstall,
-                                       no_deps=no_deps)
+                                       no_deps=no_deps, prefetch_wheels=not dry_run)
             plan = self.plan(resolution, target)
             t1 = time.perf_counter()
             timings = {"resolve": t1 - t0}

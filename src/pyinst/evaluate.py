@@ -6,11 +6,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.tags import Tag
+from packaging.tags import Tag, parse_tag
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
     NormalizedName,
+    canonicalize_name,
     parse_sdist_filename,
     parse_wheel_filename,
 )
@@ -85,10 +86,19 @@ def evaluate_links(
     python_version: Version,
     binary: BinaryPolicy,
 ) -> Evaluation:
-    """Sort links into usable wheels for the target and rejected files (with reasons)."""
+    """Sort links into usable wheels for the target and rejected files (with reasons).
+
+    Pages list thousands of files sharing a few dozen tag sets and Requires-Python
+    strings, so both verdicts are memoised; full file-name parsing is left for the
+    files that pass.
+    """
     ev = Evaluation(name=name)
+    python_ok: dict[str, bool] = {}
+    tag_rank: dict[str, int | None] = {}
+    wheels_allowed = binary.wheels_allowed(name)
     for link in links:
-        reason, fc = _evaluate(name, link, ranks, python_version, binary)
+        reason, fc = _evaluate(name, link, ranks, python_version, wheels_allowed,
+                               python_ok, tag_rank)
         if fc is not None:
             ev.usable.append(fc)
         elif reason:
@@ -96,36 +106,59 @@ def evaluate_links(
     return ev
 
 
+def _python_ok(requires_python: str, python_version: Version) -> bool:
+    try:
+        spec = SpecifierSet(requires_python)
+    except InvalidSpecifier:
+        return True  # a broken attribute is ignored, as pip and uv do
+    return spec.contains(python_version, prereleases=True)
+
+
+def _rank(tag_part: str, ranks: Mapping[Tag, int]) -> int | None:
+    return min((ranks[t] for t in parse_tag(tag_part) if t in ranks), default=None)
+
+
 def _evaluate(
     name: NormalizedName,
     link: Link,
     ranks: Mapping[Tag, int],
     python_version: Version,
-    binary: BinaryPolicy,
+    wheels_allowed: bool,
+    python_memo: dict[str, bool],
+    rank_memo: dict[str, int | None],
 ) -> tuple[str, FileCandidate | None]:
+    filename = link.filename
     if not link.is_wheel:
         try:
-            sname, _ = parse_sdist_filename(link.filename)
+            sname, _ = parse_sdist_filename(filename)
         except InvalidSdistFilename:
             return "", None  # not a distribution at all (a stray link): ignore silently
         return ("source distribution" if sname == name else ""), None
+    parts = filename[:-4].split("-")
+    if len(parts) not in (5, 6):
+        return "invalid wheel file name", None
+    if canonicalize_name(parts[0]) != name:
+        return "", None
+    if not wheels_allowed:
+        return "binary not allowed", None
+    rp = link.requires_python
+    if rp:
+        ok = python_memo.get(rp)
+        if ok is None:
+            ok = python_memo[rp] = _python_ok(rp, python_version)
+        if not ok:
+            return f"requires Python {rp}", None
+    tag_part = "-".join(parts[-3:])
+    if tag_part in rank_memo:
+        rank = rank_memo[tag_part]
+    else:
+        rank = rank_memo[tag_part] = _rank(tag_part, ranks)
+    if rank is None:
+        return f"incompatible tags: {tag_part}", None
     try:
-        wname, version, _, tags = parse_wheel_filename(link.filename)
+        wname, version, _, _ = parse_wheel_filename(filename)
     except InvalidWheelFilename:
         return "invalid wheel file name", None
     if wname != name:
         return "", None
-    if not binary.wheels_allowed(name):
-        return "binary not allowed", None
-    if link.requires_python:
-        try:
-            spec = SpecifierSet(link.requires_python)
-        except InvalidSpecifier:
-            spec = None  # a broken attribute is ignored, as pip and uv do
-        if spec is not None and not spec.contains(python_version, prereleases=True):
-            return f"requires Python {link.requires_python}", None
-    rank = min((ranks[t] for t in tags if t in ranks), default=None)
-    if rank is None:
-        shown = ".".join(sorted({f"{t.interpreter}-{t.abi}-{t.platform}" for t in tags}))
-        return f"incompatible tags: {shown}", None
     return "", FileCandidate(name=name, version=version, link=link, rank=rank)

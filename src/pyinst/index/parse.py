@@ -83,10 +83,14 @@ def parse_html_page(content: bytes, *, url: str, origin: str = "",
         meta = attrs.get("data-core-metadata")
         if meta is None:
             meta = attrs.get("data-dist-info-metadata")
-        try:
-            full = urllib.parse.urljoin(base, href.strip())
-        except ValueError:
-            continue  # an unparseable URL (bad IPv6 literal, ...) is not a usable link
+        href = href.strip()
+        if href.startswith(("https://", "http://")) and "/." not in href:
+            full = href  # already absolute (the common case): skip the costly urljoin
+        else:
+            try:
+                full = urllib.parse.urljoin(base, href)
+            except ValueError:
+                continue  # an unparseable URL (bad IPv6 literal, ...) is not a usable link
         link = Link.from_url(
             full,
             requires_python=(attrs.get("data-requires-python") or None),

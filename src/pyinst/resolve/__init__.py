@@ -23,6 +23,17 @@ __all__ = ["Provider", "Req", "ResolveOptions", "resolve_requirements", "to_req"
 _MAX_ROUNDS = 20000
 
 
+class _Reporter(resolvelib.BaseReporter):  # type: ignore[type-arg]
+    """Tells the provider about each pin as it happens (to start downloads early)."""
+
+    def __init__(self, provider: Provider) -> None:
+        self._provider = provider
+
+    def pinning(self, candidate: object) -> None:
+        if isinstance(candidate, Cand):
+            self._provider.pinned(candidate)
+
+
 def resolve_requirements(provider: Provider, roots: Sequence[Requirement],
                          *, env: Mapping[str, str]) -> Resolution:
     """Pin every distribution ``roots`` need. Markers are evaluated against ``env``."""
@@ -30,7 +41,7 @@ def resolve_requirements(provider: Provider, roots: Sequence[Requirement],
             if r.marker is None or r.marker.evaluate({**env, "extra": ""})]
     provider.prefetch([r.name for r in reqs if not r.url])
     resolver: resolvelib.Resolver = resolvelib.Resolver(  # type: ignore[type-arg]
-        provider, resolvelib.BaseReporter())
+        provider, _Reporter(provider))
     try:
         result = resolver.resolve(reqs, max_rounds=_MAX_ROUNDS)
     except resolvelib.ResolutionImpossible as exc:

@@ -125,6 +125,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         binary_allowed: Callable[[str], bool],
         config_prereleases: bool,
         background: Callable[[Callable[[], object]], object] | None = None,
+        on_pin: Callable[[Cand], None] | None = None,
     ) -> None:
         self._client = client
         self._fetcher = fetcher
@@ -144,6 +145,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         #: pages of dependencies while the resolver works on something else
         self._background = background
         self._prefetched: set[NormalizedName] = set()
+        self._on_pin = on_pin
 
     def prefetch(self, names: Iterator[NormalizedName] | list[NormalizedName]) -> None:
         """Start fetching and evaluating these projects' pages in the background."""
@@ -155,6 +157,12 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
                     continue
                 self._prefetched.add(name)
             self._background(lambda n=name: self._quiet_evaluation(n))  # type: ignore[misc]
+
+    def pinned(self, cand: Cand) -> None:
+        """The resolver pinned ``cand``: let the caller start fetching its wheel."""
+        if self._on_pin is not None and cand.installed is None and cand.link is not None \
+                and not cand.extras:
+            self._on_pin(cand)
 
     def _quiet_evaluation(self, name: NormalizedName) -> None:
         with contextlib.suppress(Exception):
