@@ -295,6 +295,13 @@ class Installer:
                 wheels = self._fetch(session, plan.to_install)
                 t2 = time.perf_counter()
                 apply_plan(plan, wheels, target, self._emit, LinkMode(self.config.link_mode))
+                if self.config.compile_bytecode:
+                    from .apply import python_files
+                    from .bytecode import compile_files
+
+                    compile_files(target.python,
+                                  [f for w in wheels for f in python_files(w, target)],
+                                  workers=self.config.max_workers)
                 t3 = time.perf_counter()
                 timings.update(prepare=t2 - t1, install=t3 - t2)
         return InstallResult(

@@ -158,6 +158,12 @@ class _Writer:
             out.write(buf.getvalue().encode())
 
 
+def python_files(w: PreparedWheel, target: Target) -> list[Path]:
+    """The installed paths of a wheel's importable .py files (for bytecode)."""
+    return [Path(target.scheme[f.scheme]) / f.path for f in w.unpacked.files
+            if f.path.endswith(".py") and f.scheme in ("purelib", "platlib")]
+
+
 def install_unpacked(w: PreparedWheel, target: Target, tx: Transaction, mode: LinkMode) -> None:
     u = w.unpacked
     writer = _Writer(target, tx, mode)

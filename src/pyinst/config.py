@@ -62,6 +62,8 @@ class Config:
     #: how files get from the unpacked-wheel cache into a target: "hardlink" (falls
     #: back to a copy across filesystems), "copy" or "symlink"
     link_mode: str = "hardlink"
+    #: compile installed modules to bytecode (with the target interpreter)
+    compile_bytecode: bool = False
 
     @property
     def no_index(self) -> bool:

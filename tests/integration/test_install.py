@@ -288,3 +288,18 @@ def test_link_modes_from_the_unpacked_cache(index: IndexServer, venv_factory: Ca
     gone = pip(python, "uninstall", "-y", "app", "lib")
     assert gone.returncode == 0 and list(site_packages(python).iterdir()) == []
     assert cached.exists()  # uninstalling never reaches into the cache
+
+
+@pytest.mark.parametrize("minor", ["3.9", "3.13"])
+def test_compile_bytecode_with_the_target_interpreter(
+    index: IndexServer, venv_factory: Callable[[str], Path], minor: str
+) -> None:
+    python = venv_factory(minor)
+    with Installer(config_for(index, compile_bytecode=True)) as inst:
+        inst.install(["app"], Target.from_python(python))
+    tag = "cpython-" + minor.replace(".", "")
+    pyc = site_packages(python) / "lib" / "__pycache__" / f"__init__.{tag}.pyc"
+    assert pyc.exists()
+    # pip's uninstall removes the bytecode too, leaving nothing behind
+    assert pip(python, "uninstall", "-y", "app", "lib").returncode == 0
+    assert list(site_packages(python).iterdir()) == []

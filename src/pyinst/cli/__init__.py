@@ -46,6 +46,8 @@ def _common_options() -> argparse.ArgumentParser:
     cache.add_argument("--link-mode", choices=["hardlink", "copy", "symlink"],
                        default="hardlink",
                        help="how files get from the unpacked-wheel cache into the target")
+    cache.add_argument("--compile-bytecode", action="store_true",
+                       help="compile installed modules to bytecode (off by default, as uv)")
     cache.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     cache.add_argument("-v", "--verbose", action="count", default=0, help="say more")
     return common
@@ -148,6 +150,7 @@ def _build_config(args: argparse.Namespace, reqs: RequirementSet) -> Config:
         trust_env=True,
         lock_timeout=args.lock_timeout,
         link_mode=args.link_mode,
+        compile_bytecode=args.compile_bytecode,
     )
 
 
