@@ -19,10 +19,17 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff")
-    session.run("ruff", "check", "src", "tests", "noxfile.py")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py")
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
     session.install("mypy", "-e", ".")
     session.run("mypy")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """pyinst vs uv vs pip on one local mirror; writes benchmarks/results/."""
+    session.install("-e", ".", "uv", "pip")
+    session.run("python", "benchmarks/bench.py", *session.posargs)

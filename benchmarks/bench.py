@@ -1,0 +1,345 @@
+"""pyinst vs uv vs pip on the same local index, in one run.
+
+    nox -s bench                         # the full run (5 runs of each case)
+    nox -s bench -- --runs 1 --quick     # a smoke run
+
+1. Builds (once) a mirror of the real wheels this workload needs on the target Python,
+   resolved and downloaded from the public index by pyinst itself, and serves it as a
+   simple index with PEP 658 sidecars on loopback (a separate process).
+2. Installs the workload into fresh venvs with each tool, alternating the tools:
+   cold cache and warm cache, with and without bytecode, plus resolution-only
+   (--dry-run) cases on the mirror and, cold, on the public index.
+3. Prints medians, the ratios pyinst/uv and pyinst/pip, peak RSS, the floor (``cp -al``
+   of an installed tree) and the machine, and writes the table to benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import html
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE / ".work"
+RESULTS = HERE / "results"
+PUBLIC_INDEX = os.environ.get("PYINST_BENCH_PUBLIC_INDEX", "https://pypi.org/simple/")
+WORKLOAD = [
+    "sphinx", "black", "mypy", "pytest", "pytest-cov", "coverage", "nox", "pre-commit",
+    "ipython", "requests", "rich", "typer", "pydantic", "scipy", "matplotlib", "sqlalchemy",
+    "aiohttp",
+]
+QUICK_WORKLOAD = ["rich", "requests", "black"]
+TOOLS = ("pyinst", "uv", "pip")
+
+# The peak RSS of a command: run it from a tiny wrapper whose only child it is.
+_WRAPPER = (
+    "import resource, subprocess, sys, time\n"
+    "t = time.perf_counter()\n"
+    "p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\n"
+    "dt = time.perf_counter() - t\n"
+    "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+    "sys.stderr.write(p.stderr.decode(errors='replace')[-2000:] if p.returncode else '')\n"
+    "print(p.returncode, dt, rss)\n"
+)
+
+
+def find_python(minor: str) -> Path:
+    for d in sorted(Path("/root/.pyenv/versions").glob(f"{minor}.*")):
+        if (d / "bin" / "python").exists():
+            return d / "bin" / "python"
+    found = shutil.which(f"python{minor}")
+    if found:
+        return Path(found)
+    raise SystemExit(f"no Python {minor} found")
+
+
+# -- the mirror ------------------------------------------------------------------------
+
+
+def build_mirror(python: Path, workload: Sequence[str], mirror: Path) -> None:
+    """Resolve the workload on the public index for ``python`` and mirror its wheels."""
+    import httpx
+
+    from pyinst import Config, Installer, Target
+
+    stamp = mirror / "workload.json"
+    if stamp.exists() and json.loads(stamp.read_text()) == {"python": str(python),
+                                                           "workload": list(workload)}:
+        return
+    shutil.rmtree(mirror, ignore_errors=True)
+    files = mirror / "files"
+    files.mkdir(parents=True)
+    target = Target.from_python(python)
+    print(f"building the mirror for {target.describe()} ...", flush=True)
+    with Installer(Config(index_urls=(PUBLIC_INDEX,), trust_env=True)) as inst:
+        resolution = inst.resolve(workload, target)
+    with httpx.Client(timeout=120, follow_redirects=True, trust_env=True) as client:
+        for pin in resolution:
+            assert pin.link is not None
+            dest = files / pin.link.filename
+            with client.stream("GET", pin.link.url) as resp, open(dest, "wb") as out:
+                resp.raise_for_status()
+                for chunk in resp.iter_bytes(1 << 20):
+                    out.write(chunk)
+            with zipfile.ZipFile(dest) as zf:
+                meta = next(n for n in zf.namelist()
+                            if n.count("/") == 1 and n.endswith(".dist-info/METADATA"))
+                (files / (dest.name + ".metadata")).write_bytes(zf.read(meta))
+            page = mirror / "simple" / pin.name
+            page.mkdir(parents=True)
+            digest = hashlib.sha256(dest.read_bytes()).hexdigest()
+            md = hashlib.sha256((files / (dest.name + ".metadata")).read_bytes()).hexdigest()
+            rp = (f' data-requires-python="{html.escape(pin.link.requires_python)}"'
+                  if pin.link.requires_python else "")
+            (page / "index.html").write_text(
+                f'<!DOCTYPE html><html><body><a href="../../files/{dest.name}#sha256={digest}"'
+                f'{rp} data-core-metadata="sha256={md}">{dest.name}</a></body></html>\n')
+    names = sorted(p.name for p in (mirror / "simple").iterdir())
+    (mirror / "simple" / "index.html").write_text(
+        "<html><body>" + "".join(f'<a href="{n}/">{n}</a>' for n in names) + "</body></html>")
+    stamp.write_text(json.dumps({"python": str(python), "workload": list(workload)}))
+    size = sum(f.stat().st_size for f in files.iterdir()) / 1e6
+    print(f"mirror: {len(names)} projects, {size:.0f} MB", flush=True)
+
+
+def serve(mirror: Path) -> tuple[subprocess.Popen[bytes], str]:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind",
+                             "127.0.0.1", "--directory", str(mirror)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    return proc, f"http://127.0.0.1:{port}/simple/"
+
+
+# -- running the tools ------------------------------------------------------------------
+
+
+@dataclass
+class Case:
+    name: str
+    cold: bool
+    bytecode: bool = False
+    dry_run: bool = False
+    public: bool = False
+    samples: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+
+
+def uv_exe() -> str:
+    beside = Path(sys.executable).parent / "uv"
+    return str(beside) if beside.exists() else (shutil.which("uv") or "uv")
+
+
+def command(tool: str, venv: Path, index: str, cache: Path, reqs: Sequence[str],
+            case: Case) -> list[str]:
+    py = str(venv / "bin" / "python")
+    if tool == "pyinst":
+        cmd = [str(Path(sys.executable).parent / "pyinst"), "install", "-q", "-p", py,
+               "-i", index, "--cache-dir", str(cache)]
+        cmd += ["--compile-bytecode"] if case.bytecode else []
+    elif tool == "uv":
+        cmd = [uv_exe(), "pip", "install", "-q", "--python", py,
+               "--index-url", index, "--cache-dir", str(cache), "--no-config"]
+        cmd += ["--compile-bytecode"] if case.bytecode else []
+    else:
+        cmd = [sys.executable, "-m", "pip", "--python", py, "install", "-q", "--isolated",
+               "--disable-pip-version-check", "--index-url", index, "--cache-dir", str(cache)]
+        cmd += [] if case.bytecode else ["--no-compile"]
+    if case.dry_run:
+        cmd.append("--dry-run")
+    return cmd + list(reqs)
+
+
+def measure(cmd: Sequence[str], cwd: Path) -> tuple[float, int]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PIP_", "UV_", "VIRTUAL_ENV", "PYINST_"))}
+    out = subprocess.run([sys.executable, "-c", _WRAPPER, *cmd], capture_output=True,
+                         text=True, cwd=cwd, env=env, check=False)
+    try:
+        rc, seconds, rss = out.stdout.split()
+    except ValueError:
+        raise SystemExit(f"could not run {' '.join(cmd)}:\n{out.stderr}") from None
+    if rc != "0":
+        raise SystemExit(f"command failed ({rc}): {' '.join(cmd)}\n{out.stderr}")
+    return float(seconds), int(rss)
+
+
+def run_case(case: Case, runs: int, python: Path, index: str, reqs: Sequence[str],
+             scratch: Path) -> None:
+    warm_caches = {t: scratch / f"warm-cache-{t}" for t in TOOLS}
+    if not case.cold:
+        for tool in TOOLS:  # fill each tool's cache once
+            venv = new_venv(python, scratch / "prime")
+            measure(command(tool, venv, index, warm_caches[tool], reqs, case), scratch)
+    for n in range(runs):
+        order = TOOLS[n % 3:] + TOOLS[: n % 3]  # alternate who goes first
+        for tool in order:
+            venv = new_venv(python, scratch / "venv")
+            cache = warm_caches[tool]
+            if case.cold:
+                cache = scratch / f"cold-cache-{tool}"
+                shutil.rmtree(cache, ignore_errors=True)
+            sample = measure(command(tool, venv, index, cache, reqs, case), scratch)
+            case.samples.setdefault(tool, []).append(sample)
+        print(f"  {case.name} run {n + 1}/{runs}: " + ", ".join(
+            f"{t} {case.samples[t][-1][0]:.2f}s" for t in TOOLS), flush=True)
+
+
+def new_venv(python: Path, path: Path) -> Path:
+    shutil.rmtree(path, ignore_errors=True)
+    subprocess.run([str(python), "-m", "venv", "--without-pip", str(path)], check=True)
+    return path
+
+
+def floor_cp_al(python: Path, index: str, reqs: Sequence[str], scratch: Path) -> float:
+    """``cp -al`` of a venv holding the installed workload: the floor for a warm install."""
+    venv = new_venv(python, scratch / "floor-src")
+    measure(command("pyinst", venv, index, scratch / "warm-cache-pyinst", reqs,
+                    Case("floor", cold=False)), scratch)
+    times = []
+    for _ in range(3):
+        dest = scratch / "floor-dst"
+        shutil.rmtree(dest, ignore_errors=True)
+        t = time.perf_counter()
+        subprocess.run(["cp", "-al", str(venv), str(dest)], check=True)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def startup_times() -> dict[str, float]:
+    def best(cmd: list[str]) -> float:
+        out = []
+        for _ in range(7):
+            t = time.perf_counter()
+            subprocess.run(cmd, capture_output=True, check=True)
+            out.append(time.perf_counter() - t)
+        return min(out)
+
+    pyinst = str(Path(sys.executable).parent / "pyinst")
+    bare = best([sys.executable, "-c", "pass"])
+    return {"pyinst --version": best([pyinst, "--version"]),
+            "import pyinst": best([sys.executable, "-c", "import pyinst"]) - bare,
+            "python -c pass": bare}
+
+
+def tool_versions() -> dict[str, str]:
+    def out(cmd: list[str]) -> str:
+        return subprocess.run(cmd, capture_output=True, text=True, check=False).stdout.strip()
+
+    return {"pyinst": out([str(Path(sys.executable).parent / "pyinst"), "--version"]),
+            "uv": out([uv_exe(), "--version"]),
+            "pip": out([sys.executable, "-m", "pip", "--version"]).split(" from ")[0]}
+
+
+def machine() -> str:
+    cpu = "unknown cpu"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}"
+
+
+def table(cases: Sequence[Case], python: Path, floor: float, startup: dict[str, float],
+          runs: int, reqs: Sequence[str]) -> str:
+    med = {(c.name, t): statistics.median(s for s, _ in c.samples[t])
+           for c in cases for t in TOOLS if c.samples.get(t)}
+    rss = {(c.name, t): statistics.median(r for _, r in c.samples[t]) / 1024
+           for c in cases for t in TOOLS if c.samples.get(t)}
+    lines = [
+        f"# pyinst vs uv vs pip ({time.strftime('%Y-%m-%d')})",
+        "",
+        f"- machine: {machine()}",
+        f"- target: {python} ({subprocess.run([str(python), '-V'], capture_output=True, text=True).stdout.strip()})",  # noqa: E501
+        "- tools: " + ", ".join(f"{k} = {v}" for k, v in tool_versions().items()),
+        f"- workload ({len(reqs)} requirements): {' '.join(reqs)}",
+        f"- {runs} runs per case, tools alternating; medians; wall seconds; peak RSS in MB",
+        "",
+        "| case | pyinst | uv | pip | pyinst/uv | pyinst/pip | RSS pyinst | RSS uv | RSS pip |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for c in cases:
+        p, u, q = (med.get((c.name, t)) for t in TOOLS)
+        if p is None or u is None or q is None:
+            continue
+        lines.append(
+            f"| {c.name} | {p:.2f} | {u:.2f} | {q:.2f} | {p / u:.2f} | {p / q:.2f} | "
+            f"{rss[(c.name, 'pyinst')]:.0f} | {rss[(c.name, 'uv')]:.0f} | "
+            f"{rss[(c.name, 'pip')]:.0f} |")
+    lines += ["", f"Floor for a warm install (`cp -al` of the installed venv): {floor:.2f}s",
+              "", "Start-up: " + ", ".join(f"`{k}` {v * 1000:.0f} ms"
+                                            for k, v in startup.items())]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--python", default="3.12", help="target Python (3.X)")
+    ap.add_argument("--quick", action="store_true", help="a small workload, for a smoke run")
+    ap.add_argument("--no-public", action="store_true",
+                    help="skip the resolution case against the public index")
+    args = ap.parse_args(argv)
+    python = find_python(args.python)
+    reqs = QUICK_WORKLOAD if args.quick else WORKLOAD
+    mirror = WORK / ("mirror-quick" if args.quick else "mirror") / args.python
+    build_mirror(python, reqs, mirror)
+    server, index = serve(mirror)
+    scratch = Path(tempfile.mkdtemp(prefix="pyinst-bench-"))
+    cases = [
+        Case("install, cold cache", cold=True),
+        Case("install, warm cache", cold=False),
+        Case("install, cold cache, bytecode", cold=True, bytecode=True),
+        Case("install, warm cache, bytecode", cold=False, bytecode=True),
+        Case("resolve only (--dry-run), warm", cold=False, dry_run=True),
+    ]
+    try:
+        for case in cases:
+            print(f"{case.name} ...", flush=True)
+            run_case(case, args.runs, python, index, reqs, scratch)
+        if not args.no_public:
+            public = Case("resolve only, public index, jupyterlab, cold", cold=True,
+                          dry_run=True, public=True)
+            print(f"{public.name} ...", flush=True)
+            run_case(public, args.runs, python, PUBLIC_INDEX, ["jupyterlab"], scratch)
+            cases.append(public)
+        floor = floor_cp_al(python, index, reqs, scratch)
+    finally:
+        server.terminate()
+        server.wait()
+    report = table(cases, python, floor, startup_times(), args.runs, reqs)
+    print()
+    print(report)
+    RESULTS.mkdir(exist_ok=True)
+    name = "latest-quick.md" if args.quick else "latest.md"
+    (RESULTS / name).write_text(report)
+    shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
