@@ -274,7 +274,7 @@ def table(cases: Sequence[Case], python: Path, floor: float, startup: dict[str, 
         f"# pyinst vs uv vs pip ({time.strftime('%Y-%m-%d')})",
         "",
         f"- machine: {machine()}",
-        f"- target: {python} ({subprocess.run([str(python), '-V'], capture_output=True, text=True).stdout.strip()})",  # noqa: E501
+        f"- target: {python} ({subprocess.run([str(python), '-V'], capture_output=True, text=True).stdout.strip()})",
         "- tools: " + ", ".join(f"{k} = {v}" for k, v in tool_versions().items()),
         f"- workload ({len(reqs)} requirements): {' '.join(reqs)}",
         f"- {runs} runs per case, tools alternating; medians; wall seconds; peak RSS in MB",

@@ -166,6 +166,11 @@ class IndexServer:
         self.fail: dict[str, int] = {}
         #: seconds to sleep after each 16 KiB chunk of a file body (a slow stream)
         self.chunk_delay = 0.0
+        #: extra headers on project pages (e.g. Cache-Control); pages always carry an
+        #: ETag and answer If-None-Match with 304
+        self.page_headers: dict[str, str] = {}
+        #: (path, status) of every project-page answer
+        self.page_statuses: list[tuple[str, int]] = []
         self.requests: list[str] = []
         self._lock = threading.Lock()
         server = self
@@ -223,10 +228,25 @@ class IndexServer:
                 return
             accept = h.headers.get("Accept", "")
             if self.json_api and "application/vnd.pypi.simple.v1+json" in accept:
-                self._send(h, 200, self._json_page(name, files),
-                           "application/vnd.pypi.simple.v1+json")
+                body, ctype = self._json_page(name, files), "application/vnd.pypi.simple.v1+json"
             else:
-                self._send(h, 200, self._html_page(name, files), "text/html")
+                body, ctype = self._html_page(name, files), "text/html"
+            etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+            status = 304 if h.headers.get("If-None-Match") == etag else 200
+            with self._lock:
+                self.page_statuses.append((path, status))
+            h.send_response(status)
+            h.send_header("ETag", etag)
+            for k, v in self.page_headers.items():
+                h.send_header(k, v)
+            if status == 304:
+                h.send_header("Content-Length", "0")
+                h.end_headers()
+                return
+            h.send_header("Content-Type", ctype)
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            h.wfile.write(body)
             return
         if len(parts) == 2 and parts[0] == "files":
             files = self._files()

@@ -138,7 +138,7 @@ class Installer:
                 self._cache = Cache(root)
                 self._pool = ThreadPoolExecutor(max_workers=max(1, cfg.max_workers),
                                                 thread_name_prefix="pyinst")
-            client = IndexClient(self.config, self._http)
+            client = IndexClient(self.config, self._http, self._cache)
             return _Session(client, Fetcher(client, self._cache, self._emit), self._pool,
                             self._cache.root)
 

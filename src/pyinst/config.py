@@ -64,6 +64,10 @@ class Config:
     link_mode: str = "hardlink"
     #: compile installed modules to bytecode (with the target interpreter)
     compile_bytecode: bool = False
+    #: revalidate every cached index page, however fresh
+    refresh: bool = False
+    #: never touch the network: index pages and files come from the cache only
+    offline: bool = False
 
     @property
     def no_index(self) -> bool:

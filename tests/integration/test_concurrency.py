@@ -160,14 +160,17 @@ def test_processes_fill_a_cold_cache_once(make_index: Callable[..., IndexServer]
     seen_bad: list[str] = []
     stop = threading.Event()
 
+    looks = [0]
+
     def watch() -> None:
         while not stop.is_set():
-            for p in cache.rglob("*.whl"):
-                try:
+            try:
+                for p in (cache / "wheels").rglob("*.whl"):
                     if sha256_file(p) != want:
                         seen_bad.append(str(p))
-                except FileNotFoundError:
-                    pass
+                    looks[0] += 1
+            except FileNotFoundError:  # a directory renamed or removed while we walked
+                continue
 
     watcher = threading.Thread(target=watch, name="cache-watcher")
     watcher.start()
@@ -182,7 +185,8 @@ def test_processes_fill_a_cold_cache_once(make_index: Callable[..., IndexServer]
     assert all(p.returncode == 0 for p in procs), [e for _, e in outs]
     assert len({o.strip() for o, _ in outs}) == 1  # all got the same published entry
     assert not seen_bad, "a reader saw a partial cache entry"
-    published = list(cache.rglob("*.whl"))
+    assert looks[0] > 0, "the watcher never saw the published entry"
+    published = list((cache / "wheels").rglob("*.whl"))
     assert len(published) == 1 and sha256_file(published[0]) == want
     assert not [p for p in cache.rglob(".tmp-*")]
     downloads = [r for r in index.requests if r.endswith(".whl")]

@@ -41,6 +41,10 @@ def _common_options() -> argparse.ArgumentParser:
     cache = common.add_argument_group("cache and output")
     cache.add_argument("--cache-dir", metavar="DIR", help="where to keep downloads")
     cache.add_argument("--no-cache", action="store_true", help="use a throw-away cache")
+    cache.add_argument("--refresh", action="store_true",
+                       help="revalidate cached index pages, however fresh")
+    cache.add_argument("--offline", action="store_true",
+                       help="use only what is cached; make no network request")
     cache.add_argument("--lock-timeout", type=float, default=None, metavar="SECONDS",
                        help="give up if another install holds the environment this long")
     cache.add_argument("--link-mode", choices=["hardlink", "copy", "symlink"],
@@ -151,6 +155,8 @@ def _build_config(args: argparse.Namespace, reqs: RequirementSet) -> Config:
         lock_timeout=args.lock_timeout,
         link_mode=args.link_mode,
         compile_bytecode=args.compile_bytecode,
+        refresh=args.refresh,
+        offline=args.offline,
     )
 
 

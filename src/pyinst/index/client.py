@@ -22,9 +22,11 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
+from ..cache import Cache
 from ..config import Config, IndexStrategy
 from ..errors import IndexFetchError
 from ..models import Link
+from .httpcache import PageCache, StoredPage, freshness
 from .parse import ACCEPT, parse_html_page, parse_page
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -65,14 +67,22 @@ def url_to_path(url: str) -> Path:
 class IndexClient:
     """Reads project pages and files. One per `Installer`; safe to use from many threads."""
 
-    def __init__(self, config: Config, http: httpx.Client) -> None:
+    def __init__(self, config: Config, http: httpx.Client,
+                 cache: Cache | None = None) -> None:
         self._config = config
         self._http = http
+        self._pages_cache = PageCache(cache) if cache is not None else None
         self._pages: dict[NormalizedName, ProjectPage] = {}
         self._failures: dict[NormalizedName, IndexFetchError] = {}
         self._find_links: list[Link] | None = None
         self._lock = threading.Lock()
         self._page_locks: dict[NormalizedName, threading.Lock] = {}
+
+    def _check_online(self, url: str, package: str | None) -> None:
+        if self._config.offline:
+            what = f"'{package}': " if package else ""
+            raise IndexFetchError(f"{what}{url} is not in the cache, and --offline forbids "
+                                  "fetching it", url=url, package=package)
 
     # -- HTTP with retries ---------------------------------------------------------
 
@@ -103,17 +113,20 @@ class IndexClient:
             delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def get(self, url: str, *, package: str | None = None,
-            accept: str | None = None) -> httpx.Response:
+    def get(self, url: str, *, package: str | None = None, accept: str | None = None,
+            headers: dict[str, str] | None = None) -> httpx.Response:
         """GET a URL into memory, with retries; raises `IndexFetchError` on failure.
 
-        A 404 response is returned, not raised, so callers can treat it as "absent".
+        404, 410 and 304 responses are returned, not raised.
         """
-        headers = {"Accept": accept} if accept else {}
+        self._check_online(url, package)
+        headers = dict(headers or {})
+        if accept:
+            headers["Accept"] = accept
 
         def attempt() -> httpx.Response:
             resp = self._http.get(url, headers=headers, follow_redirects=True)
-            if resp.status_code not in (404, 410):
+            if resp.status_code not in (304, 404, 410):
                 resp.raise_for_status()
             return resp
 
@@ -139,6 +152,7 @@ class IndexClient:
                     package: str | None = None) -> None:
         """Stream an HTTP body into a sink. For each try, ``restart(content_length)``
         gives a fresh sink."""
+        self._check_online(url, package)
 
         def attempt() -> None:
             with self._http.stream("GET", url, follow_redirects=True) as resp:
@@ -211,11 +225,44 @@ class IndexClient:
                 return None
             return parse_html_page(page.read_bytes(), url=page.as_uri(), origin=index_url,
                                    package=name)
-        resp = self.get(url, package=name, accept=ACCEPT)
+        fetched = self._cached_get(url, name)
+        if fetched is None:
+            return None
+        body, final_url, content_type = fetched
+        return parse_page(body, url=final_url, origin=index_url, package=name,
+                          content_type=content_type)
+
+    def _cached_get(self, url: str, name: str) -> tuple[bytes, str, str] | None:
+        """An index page through the HTTP cache: (body, final URL, content type), or
+        ``None`` for 404/410."""
+        cache = self._pages_cache
+        stored = cache.load(url, ACCEPT) if cache is not None else None
+        now = time.time()
+        if stored is not None:
+            page, body = stored
+            if self._config.offline or (not self._config.refresh and page.is_fresh(now)):
+                return body, page.final_url, page.content_type
+        elif self._config.offline:
+            raise IndexFetchError(f"'{name}' is not in the cache and --offline forbids "
+                                  f"fetching {url}", url=url, package=name)
+        headers = stored[0].validators() if stored is not None else {}
+        resp = self.get(url, package=name, accept=ACCEPT, headers=headers)
+        if resp.status_code == 304 and stored is not None:
+            page, body = stored
+            fresh = freshness({k.lower(): v for k, v in resp.headers.items()}, now)
+            if cache is not None:
+                cache.renew(page, fresh or 0.0, ACCEPT, body)
+            return body, page.final_url, page.content_type
         if resp.status_code in (404, 410):
             return None
-        return parse_page(resp.content, url=str(resp.url), origin=index_url, package=name,
-                          content_type=resp.headers.get("content-type", ""))
+        content_type = resp.headers.get("content-type", "")
+        fresh = freshness({k.lower(): v for k, v in resp.headers.items()}, now)
+        if cache is not None and fresh is not None:
+            cache.store(StoredPage(url=url, final_url=str(resp.url), content_type=content_type,
+                                   etag=resp.headers.get("etag"),
+                                   last_modified=resp.headers.get("last-modified"),
+                                   fresh_for=fresh, stored_at=now), resp.content, ACCEPT)
+        return resp.content, str(resp.url), content_type
 
     def _all_find_links(self) -> list[Link]:
         with self._lock:
