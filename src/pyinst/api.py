@@ -115,7 +115,27 @@ class Installer:
         with self._lock:
             if self._closed:
                 raise RuntimeError("this Installer is closed")
-            if self._http is None or self._cache is None or self._pool is None:
+            if self._cache is None or self._pool is None:
+                cfg = self.config
+                if cfg.cache_dir is not None:
+                    root = Path(cfg.cache_dir)
+                else:
+                    self._tmp_cache = tempfile.mkdtemp(prefix="pyinst-cache-")
+                    root = Path(self._tmp_cache)
+                self._cache = Cache(root)
+                self._pool = ThreadPoolExecutor(max_workers=max(1, cfg.max_workers),
+                                                thread_name_prefix="pyinst")
+            client = IndexClient(self.config, self._http_client, self._cache)
+            return _Session(client, Fetcher(client, self._cache, self._emit), self._pool,
+                            self._cache.root)
+
+    def _http_client(self) -> httpx.Client:
+        """The shared HTTP client, made on first use (importing httpx and loading the
+        trust store only when something must really be fetched)."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("this Installer is closed")
+            if self._http is None:
                 import httpx
 
                 cfg = self.config
@@ -130,17 +150,7 @@ class Installer:
                                         max_keepalive_connections=max(4, cfg.max_workers)),
                     headers={"User-Agent": f"pyinst/{__version__}"},
                 )
-                if cfg.cache_dir is not None:
-                    root = Path(cfg.cache_dir)
-                else:
-                    self._tmp_cache = tempfile.mkdtemp(prefix="pyinst-cache-")
-                    root = Path(self._tmp_cache)
-                self._cache = Cache(root)
-                self._pool = ThreadPoolExecutor(max_workers=max(1, cfg.max_workers),
-                                                thread_name_prefix="pyinst")
-            client = IndexClient(self.config, self._http, self._cache)
-            return _Session(client, Fetcher(client, self._cache, self._emit), self._pool,
-                            self._cache.root)
+            return self._http
 
     # -- the pipeline -------------------------------------------------------------------
 

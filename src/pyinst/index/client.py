@@ -10,9 +10,8 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, TypeVar
 
-import httpx
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -28,6 +27,9 @@ from ..errors import IndexFetchError
 from ..models import Link
 from .httpcache import PageCache, StoredPage, freshness
 from .parse import ACCEPT, parse_html_page, parse_page
+
+if TYPE_CHECKING:
+    import httpx
 
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _T = TypeVar("_T")
@@ -67,10 +69,12 @@ def url_to_path(url: str) -> Path:
 class IndexClient:
     """Reads project pages and files. One per `Installer`; safe to use from many threads."""
 
-    def __init__(self, config: Config, http: httpx.Client,
+    def __init__(self, config: Config, http: Callable[[], httpx.Client],
                  cache: Cache | None = None) -> None:
         self._config = config
-        self._http = http
+        #: the shared HTTP client, made on first use: a warm run that finds everything
+        #: fresh in the cache never imports httpx nor loads certificates
+        self._http_factory = http
         self._pages_cache = PageCache(cache) if cache is not None else None
         self._pages: dict[NormalizedName, ProjectPage] = {}
         self._failures: dict[NormalizedName, IndexFetchError] = {}
@@ -86,8 +90,14 @@ class IndexClient:
 
     # -- HTTP with retries ---------------------------------------------------------
 
+    @property
+    def _http(self) -> httpx.Client:
+        return self._http_factory()
+
     def _with_retries(self, url: str, package: str | None,
                       attempt: Callable[[], _T]) -> _T:
+        import httpx
+
         delay = self._config.retry_backoff
         tries = max(1, self._config.retries + 1)
         for n in range(tries):
@@ -301,6 +311,8 @@ def _host(url: str) -> str:
 
 
 def _describe(exc: httpx.TransportError) -> str:
+    import httpx
+
     text = str(exc) or type(exc).__name__
     if isinstance(exc, httpx.ConnectError):
         if "refused" in text.lower():
