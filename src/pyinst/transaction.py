@@ -10,11 +10,15 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 
 class Transaction:
+    """Safe to use from several threads at once (one wheel per thread)."""
+
     def __init__(self, backup_parent: Path) -> None:
+        self._lock = threading.RLock()
         self._backup_parent = backup_parent
         self._backup: Path | None = None
         self._count = 0
@@ -22,6 +26,7 @@ class Transaction:
         self.created_dirs: list[Path] = []
         self.moved: list[tuple[Path, Path]] = []
         self.removed_dirs: list[Path] = []
+        self._known_dirs: set[Path] = set()
         self._done = False
 
     def _backup_dir(self) -> Path:
@@ -33,8 +38,9 @@ class Transaction:
 
     def remove_file(self, path: Path) -> None:
         """Move ``path`` into the backup, to be restored on rollback."""
-        self._count += 1
-        dest = self._backup_dir() / f"{self._count}-{path.name}"
+        with self._lock:
+            self._count += 1
+            dest = self._backup_dir() / f"{self._count}-{path.name}"
         try:
             os.replace(path, dest)
         except OSError as exc:
@@ -42,30 +48,38 @@ class Transaction:
                 raise
             shutil.copy2(path, dest, follow_symlinks=False)
             os.unlink(path)
-        self.moved.append((path, dest))
+        with self._lock:
+            self.moved.append((path, dest))
 
     def remove_empty_dir(self, path: Path) -> None:
-        os.rmdir(path)
-        self.removed_dirs.append(path)
+        with self._lock:
+            os.rmdir(path)
+            self.removed_dirs.append(path)
+            self._known_dirs.discard(path)
 
     def prepare_write(self, path: Path) -> None:
         """Call before creating ``path``: backs up what is there, creates parents."""
-        if path.is_symlink() or path.exists():
-            if path.is_dir() and not path.is_symlink():
-                raise IsADirectoryError(f"{path} is a directory")
-            self.remove_file(path)
-        self.ensure_dir(path.parent)
-        self.created_files.append(path)
+        with self._lock:
+            if path.is_symlink() or path.exists():
+                if path.is_dir() and not path.is_symlink():
+                    raise IsADirectoryError(f"{path} is a directory")
+                self.remove_file(path)
+            self.ensure_dir(path.parent)
+            self.created_files.append(path)
 
     def ensure_dir(self, path: Path) -> None:
-        missing = []
-        p = path
-        while not p.exists():
-            missing.append(p)
-            p = p.parent
-        for d in reversed(missing):
-            d.mkdir()
-            self.created_dirs.append(d)
+        with self._lock:
+            if path in self._known_dirs:
+                return
+            missing = []
+            p = path
+            while not p.exists():
+                missing.append(p)
+                p = p.parent
+            for d in reversed(missing):
+                d.mkdir()
+                self.created_dirs.append(d)
+            self._known_dirs.add(path)
 
     def rollback(self) -> None:
         """Undo every change, newest first. Best effort: keeps going past failures."""
