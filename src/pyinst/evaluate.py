@@ -115,7 +115,12 @@ def _python_ok(requires_python: str, python_version: Version) -> bool:
 
 
 def _rank(tag_part: str, ranks: Mapping[Tag, int]) -> int | None:
-    return min((ranks[t] for t in parse_tag(tag_part) if t in ranks), default=None)
+    """Best rank of a compressed tag set, or None; -1 when the tags cannot be parsed."""
+    try:
+        tags = parse_tag(tag_part)
+    except ValueError:  # packaging's InvalidTag (a ValueError) for e.g. "py36+"
+        return -1
+    return min((ranks[t] for t in tags if t in ranks), default=None)
 
 
 def _evaluate(
@@ -153,6 +158,8 @@ def _evaluate(
         rank = rank_memo[tag_part]
     else:
         rank = rank_memo[tag_part] = _rank(tag_part, ranks)
+    if rank == -1:
+        return "invalid wheel file name", None
     if rank is None:
         return f"incompatible tags: {tag_part}", None
     try:

@@ -44,6 +44,7 @@ def test_evaluation_ranks_and_reasons() -> None:
         _link("p-2.0.tar.gz"),
         _link("p-3.0-cp27-cp27m-win32.whl"),
         _link("other-1.0-py3-none-any.whl"),
+        _link("p-4.0-py36+-none-any.whl"),  # seen on the public index: not a valid tag
     ]
     ev = evaluate_links("p", links, ranks=tag_ranks(target.tags), python_version=v,  # type: ignore[arg-type]
                         binary=BinaryPolicy())
@@ -51,8 +52,8 @@ def test_evaluation_ranks_and_reasons() -> None:
     assert list(best) == [Version("1.0")]
     assert "manylinux" in best[Version("1.0")].link.filename  # the more specific tag wins
     reasons = sorted(r for _, r in ev.rejected)
-    assert reasons == ["incompatible tags: cp27-cp27m-win32", "requires Python >=99",
-                       "source distribution"]
+    assert reasons == ["incompatible tags: cp27-cp27m-win32", "invalid wheel file name",
+                       "requires Python >=99", "source distribution"]
     none = evaluate_links("p", links[2:4], ranks=tag_ranks(target.tags), python_version=v,  # type: ignore[arg-type]
                           binary=BinaryPolicy())
     assert "every file requires Python >=99" in none.explain(v)
