@@ -91,18 +91,26 @@ class Installer:
         self.close()
 
     def close(self) -> None:
+        """Stop the worker threads, close connections, drop a private cache.
+
+        The pool is shut down without holding the Installer's lock: a task still
+        running may need that lock (to get the HTTP client) to finish.
+        """
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
-            if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
-                self._pool = None
-            if self._http is not None:
-                self._http.close()
-                self._http = None
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            http, self._http = self._http, None
+            tmp, self._tmp_cache = self._tmp_cache, None
             self._cache = None
-            if self._tmp_cache is not None:
-                shutil.rmtree(self._tmp_cache, ignore_errors=True)
-                self._tmp_cache = None
+        if http is not None:
+            http.close()
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def _emit(self, event: Event) -> None:
         with self._emit_lock:
@@ -133,8 +141,6 @@ class Installer:
         """The shared HTTP client, made on first use (importing httpx and loading the
         trust store only when something must really be fetched)."""
         with self._lock:
-            if self._closed:
-                raise RuntimeError("this Installer is closed")
             if self._http is None:
                 import httpx
 

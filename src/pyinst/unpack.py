@@ -9,6 +9,7 @@ so an install never reads or decompresses the wheel again.
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
 import json
 import os
@@ -83,11 +84,25 @@ def record_hash(digest: bytes) -> str:
 
 
 class _UnpackDestination(WheelDestination):
-    def __init__(self, root: Path) -> None:
+    """Writes into ``<root>/<scheme>/<path>`` and checks each file against the wheel's
+    RECORD as it is written, so a wheel is decompressed exactly once."""
+
+    def __init__(self, root: Path, record: dict[str, tuple[str, str]], data_dir: str,
+                 label: str) -> None:
         self._root = root
+        self._record = record
+        self._data_dir = data_dir
+        self._label = label
+        self.seen: set[str] = set()
         self.files: list[UnpackedFile] = []
         self.scripts: list[tuple[str, str, str, str]] = []
         self.root_scheme = ""
+
+    def _expected(self, scheme: str, rel: str) -> tuple[str, tuple[str, str]] | None:
+        for key in (rel, f"{self._data_dir}/{scheme}/{rel}"):
+            if key in self._record:
+                return key, self._record[key]
+        return None
 
     def write_file(self, scheme: str, path: str | os.PathLike[str],
                    stream: BinaryIO, is_executable: bool) -> RecordEntry:
@@ -95,17 +110,36 @@ class _UnpackDestination(WheelDestination):
         base = self._root / scheme
         full = Path(os.path.normpath(base / rel))
         if base not in full.parents:
-            raise InvalidWheel(f"the wheel tries to write outside its scheme: {rel}")
+            raise InvalidWheel(f"invalid wheel {self._label}: it writes outside its "
+                               f"scheme: {rel}")
+        expected = self._expected(scheme, rel)
+        algo = "sha256"
+        if expected is not None and expected[1][0]:
+            algo = expected[1][0].split("=", 1)[0]
+            if algo not in hashlib.algorithms_guaranteed or algo in ("md5", "sha1"):
+                raise InvalidWheel(f"invalid wheel {self._label}: RECORD uses the weak or "
+                                   f"unknown hash '{algo}' for {rel}")
         full.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
+        check = digest if algo == "sha256" else hashlib.new(algo)
         size = 0
         fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
                      0o777 if is_executable else 0o666)
         with os.fdopen(fd, "wb") as out:
-            for chunk in iter(lambda: stream.read(1 << 16), b""):
+            for chunk in iter(lambda: stream.read(1 << 18), b""):
                 out.write(chunk)
                 digest.update(chunk)
+                if check is not digest:
+                    check.update(chunk)
                 size += len(chunk)
+        if expected is not None:
+            key, (want_hash, want_size) = expected
+            self.seen.add(key)
+            if want_hash:
+                have = algo + "=" + base64.urlsafe_b64encode(check.digest()).decode().rstrip("=")
+                if have != want_hash or (want_size and int(want_size) != size):
+                    raise InvalidWheel(f"invalid wheel {self._label}: {key} does not match "
+                                       "its RECORD entry")
         h = record_hash(digest.digest())
         self.files.append(UnpackedFile(scheme, rel, h, size, is_executable))
         return RecordEntry(rel, Hash("sha256", h.split("=", 1)[1]), size)
@@ -118,6 +152,10 @@ class _UnpackDestination(WheelDestination):
     def finalize_installation(self, scheme: str, record_file_path: str,  # type: ignore[override,unused-ignore]
                               records: Iterable[tuple[str, RecordEntry]]) -> None:
         self.root_scheme = scheme
+        missing = [p for p, (h, _) in self._record.items() if h and p not in self.seen]
+        if missing:
+            raise InvalidWheel(f"invalid wheel {self._label}: RECORD lists files the wheel "
+                               f"does not contain: {', '.join(sorted(missing)[:3])}")
 
 
 def _check_identity(pin: Pin, wf: WheelFile, label: str, path: Path) -> str:
@@ -148,7 +186,9 @@ def _file_sha256(path: Path) -> str:
 
 def unpack(pin: Pin, wheel: Path, cache_root: Path) -> UnpackedWheel:
     """The verified, unpacked form of ``wheel`` (made once, then reused)."""
-    key = _file_sha256(wheel)
+    # The fetcher checked the file against the index's sha256, when there was one.
+    known = pin.link.hashes.get("sha256") if pin.link is not None else None
+    key = known if known and len(known) == 64 else _file_sha256(wheel)
     entry = cache_root / "unpacked" / key[:2] / key
     manifest = entry / MANIFEST
     if manifest.is_file():
@@ -175,8 +215,9 @@ def _unpack_into(pin: Pin, wheel: Path, root: Path) -> UnpackedWheel:
     try:
         with WheelFile.open(wheel) as wf:
             dist_info = _check_identity(pin, wf, label, wheel)
-            wf.validate_record()
-            dest = _UnpackDestination(root)
+            record = {row[0]: (row[1], row[2]) for row in
+                      csv.reader(wf.read_dist_info("RECORD").splitlines()) if len(row) == 3}
+            dest = _UnpackDestination(root, record, str(wf.data_dir), label)
             installer.install(wf, dest, {})
     except InvalidWheel:
         raise

@@ -111,3 +111,23 @@ def test_fifty_installs_leave_no_growth(index: IndexServer,
     assert _fds() <= fds
     assert _rss_kb() - rss < 20_000, "resident memory grew by more than 20 MB"
     assert run_in(python, "import simple; print(simple.VERSION)") == "2.0"
+
+
+def test_close_waits_for_running_work_without_deadlock(index: IndexServer) -> None:
+    """A pool task still running at close() may need the HTTP client (a speculative
+    download); close() must not hold the lock that task needs while it waits."""
+    inst = Installer(Config(index_urls=(index.url,), retries=0))
+    session = inst._session()
+    started = threading.Event()
+
+    def late_download() -> None:
+        started.set()
+        threading.Event().wait(0.3)  # close() begins meanwhile
+        inst._http_client().get(index.url + "simple/")
+
+    session.pool.submit(late_download)
+    started.wait()
+    closer = threading.Thread(target=inst.close, name="closer")
+    closer.start()
+    closer.join(timeout=20)
+    assert not closer.is_alive(), "Installer.close() deadlocked"
