@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 import threading
 from pathlib import Path
@@ -60,11 +61,15 @@ class Transaction:
     def prepare_write(self, path: Path) -> None:
         """Call before creating ``path``: backs up what is there, creates parents."""
         with self._lock:
-            if path.is_symlink() or path.exists():
-                if path.is_dir() and not path.is_symlink():
+            self.ensure_dir(path.parent)
+            try:
+                st = os.lstat(path)  # one syscall; a fresh target mostly says ENOENT
+            except FileNotFoundError:
+                pass
+            else:
+                if stat.S_ISDIR(st.st_mode):
                     raise IsADirectoryError(f"{path} is a directory")
                 self.remove_file(path)
-            self.ensure_dir(path.parent)
             self.created_files.append(path)
 
     def ensure_dir(self, path: Path) -> None:

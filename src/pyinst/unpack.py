@@ -94,6 +94,7 @@ class _UnpackDestination(WheelDestination):
         self._data_dir = data_dir
         self._label = label
         self.seen: set[str] = set()
+        self._made_dirs: set[Path] = set()
         self.files: list[UnpackedFile] = []
         self.scripts: list[tuple[str, str, str, str]] = []
         self.root_scheme = ""
@@ -119,7 +120,9 @@ class _UnpackDestination(WheelDestination):
             if algo not in hashlib.algorithms_guaranteed or algo in ("md5", "sha1"):
                 raise InvalidWheel(f"invalid wheel {self._label}: RECORD uses the weak or "
                                    f"unknown hash '{algo}' for {rel}")
-        full.parent.mkdir(parents=True, exist_ok=True)
+        if full.parent not in self._made_dirs:  # one mkdir per directory, not per file
+            full.parent.mkdir(parents=True, exist_ok=True)
+            self._made_dirs.add(full.parent)
         digest = hashlib.sha256()
         check = digest if algo == "sha256" else hashlib.new(algo)
         size = 0
