@@ -256,8 +256,13 @@ class Installer:
     @staticmethod
     def _prepare(session: _Session, pin: Pin, link: Link) -> PreparedWheel:
         from .apply import PreparedWheel
-        from .unpack import unpack
+        from .unpack import cached_unpacked, unpack
 
+        # A wheel whose index hash names a verified unpacked tree is not read again.
+        ready = cached_unpacked(pin, session.cache_root)
+        if ready is not None and not pin.allowed_hashes:
+            return PreparedWheel(pin=pin, path=session.fetcher.cached_path(link),
+                                 unpacked=ready)
         path = session.fetcher.wheel(link, package=pin.name, allowed=pin.allowed_hashes)
         return PreparedWheel(pin=pin, path=path, unpacked=unpack(pin, path, session.cache_root))
 

@@ -60,6 +60,10 @@ class Fetcher:
         self._cache = cache
         self._emit = emit
 
+    def cached_path(self, link: Link) -> Path:
+        """Where the file of ``link`` is, or would be, kept."""
+        return url_to_path(link.url) if link.is_file else self._cache.wheel_path(link)
+
     def wheel(self, link: Link, *, package: str,
               allowed: Mapping[str, Sequence[str]] | None = None) -> Path:
         """A local, verified copy of the file ``link`` points to."""

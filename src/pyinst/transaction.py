@@ -28,6 +28,8 @@ class Transaction:
         self.moved: list[tuple[Path, Path]] = []
         self.removed_dirs: list[Path] = []
         self._known_dirs: set[Path] = set()
+        self._new_dirs: set[Path] = set()
+        self._written: set[Path] = set()
         self._done = False
 
     def _backup_dir(self) -> Path:
@@ -62,6 +64,11 @@ class Transaction:
         """Call before creating ``path``: backs up what is there, creates parents."""
         with self._lock:
             self.ensure_dir(path.parent)
+            if path.parent in self._new_dirs and path not in self._written:
+                # inside a directory this transaction made: nothing can be there yet
+                self.created_files.append(path)
+                self._written.add(path)
+                return
             try:
                 st = os.lstat(path)  # one syscall; a fresh target mostly says ENOENT
             except FileNotFoundError:
@@ -71,6 +78,7 @@ class Transaction:
                     raise IsADirectoryError(f"{path} is a directory")
                 self.remove_file(path)
             self.created_files.append(path)
+            self._written.add(path)
 
     def ensure_dir(self, path: Path) -> None:
         with self._lock:
@@ -84,6 +92,7 @@ class Transaction:
             for d in reversed(missing):
                 d.mkdir()
                 self.created_dirs.append(d)
+                self._new_dirs.add(d)
             self._known_dirs.add(path)
 
     def rollback(self) -> None:

@@ -187,12 +187,34 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _entry(cache_root: Path, key: str) -> Path:
+    return cache_root / "unpacked" / key[:2] / key
+
+
+def _index_sha256(pin: Pin) -> str | None:
+    known = pin.link.hashes.get("sha256") if pin.link is not None else None
+    return known if known and len(known) == 64 else None
+
+
+def cached_unpacked(pin: Pin, cache_root: Path) -> UnpackedWheel | None:
+    """The unpacked tree of ``pin``'s wheel when the index's sha256 names one already
+    (made, and verified, by an earlier install): the wheel need not be read at all."""
+    key = _index_sha256(pin)
+    if key is None:
+        return None
+    entry = _entry(cache_root, key)
+    try:
+        data = json.loads((entry / MANIFEST).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return UnpackedWheel.from_json(entry, data)
+
+
 def unpack(pin: Pin, wheel: Path, cache_root: Path) -> UnpackedWheel:
     """The verified, unpacked form of ``wheel`` (made once, then reused)."""
     # The fetcher checked the file against the index's sha256, when there was one.
-    known = pin.link.hashes.get("sha256") if pin.link is not None else None
-    key = known if known and len(known) == 64 else _file_sha256(wheel)
-    entry = cache_root / "unpacked" / key[:2] / key
+    key = _index_sha256(pin) or _file_sha256(wheel)
+    entry = _entry(cache_root, key)
     manifest = entry / MANIFEST
     if manifest.is_file():
         return UnpackedWheel.from_json(entry, json.loads(manifest.read_text("utf-8")))

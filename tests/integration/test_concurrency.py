@@ -216,6 +216,9 @@ def test_a_corrupt_cache_entry_is_evicted_and_fetched_again(
         inst.install(["simple==2.0"], Target.from_python(venv_factory("3.13")))
     (entry,) = (tmp_path / "cache").rglob("simple-2.0-*.whl")
     entry.write_bytes(b"garbage, not the wheel")
+    # without its unpacked tree, the wheel itself must be read again
+    import shutil
+    shutil.rmtree(tmp_path / "cache" / "unpacked")
     before = len([r for r in index.requests if r.endswith(".whl")])
     python = venv_factory("3.13")
     with Installer(cfg) as inst:

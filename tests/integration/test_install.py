@@ -303,3 +303,21 @@ def test_compile_bytecode_with_the_target_interpreter(
     # pip's uninstall removes the bytecode too, leaving nothing behind
     assert pip(python, "uninstall", "-y", "app", "lib").returncode == 0
     assert list(site_packages(python).iterdir()) == []
+
+
+def test_a_warm_install_never_reads_the_wheel_again(
+    index: IndexServer, venv_factory: Callable[[str], Path], tmp_path: Path
+) -> None:
+    cfg = config_for(index, cache_dir=tmp_path / "cache")
+    with Installer(cfg) as inst:
+        inst.install(["app"], Target.from_python(venv_factory("3.13")))
+    for wheel in (tmp_path / "cache" / "wheels").rglob("*.whl"):
+        wheel.unlink()  # only the verified, unpacked trees remain
+    downloads = len([r for r in index.requests if r.endswith(".whl")])
+    python = venv_factory("3.9")
+    with Installer(cfg) as inst:
+        result = inst.install(["app"], Target.from_python(python))
+    assert sorted(result.installed) == [("app", "1.0"), ("lib", "1.1")]
+    assert len([r for r in index.requests if r.endswith(".whl")]) == downloads
+    assert run_in(python, "import app, lib; print(lib.VERSION)") == "1.1"
+    assert pip(python, "check").returncode == 0
