@@ -315,8 +315,9 @@ class Installer:
             if not dry_run:
                 wheels = self._fetch(session, plan.to_install)
                 t2 = time.perf_counter()
-                apply_plan(plan, wheels, target, self._emit, LinkMode(self.config.link_mode),
-                           pool=session.pool)
+                # Linking is a stream of short syscalls: one thread does it fastest
+                # (several only contend for the GIL and the journal's lock).
+                apply_plan(plan, wheels, target, self._emit, LinkMode(self.config.link_mode))
                 if self.config.compile_bytecode:
                     from .apply import python_files
                     from .bytecode import compile_files

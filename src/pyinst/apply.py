@@ -72,21 +72,24 @@ def _additional_metadata(pin: Pin) -> dict[str, bytes]:
 
 
 class _Writer:
-    """Puts one unpacked wheel into a target's scheme through a transaction."""
+    """Puts one unpacked wheel into a target's scheme through a transaction.
+
+    The hot path works on plain strings: it runs once per installed file.
+    """
 
     def __init__(self, target: Target, tx: Transaction, mode: LinkMode) -> None:
-        self._scheme = {k: Path(v) for k, v in target.scheme.items()}
+        self._scheme = {k: os.path.normpath(v) for k, v in target.scheme.items()}
         self._interpreter = target.python
         self._launcher = target.interpreter.launcher_kind
         self._tx = tx
         self._mode = mode
-        # (scheme, path) -> (hash, size) of everything written, for RECORD
+        #: (scheme, path, hash, size) of everything written, for RECORD
         self.records: list[tuple[str, str, str, int | None]] = []
 
-    def _dest(self, scheme: str, path: str) -> Path:
+    def _dest(self, scheme: str, path: str) -> str:
         root = self._scheme[scheme]
-        full = Path(os.path.normpath(root / path))
-        if root not in full.parents:
+        full = os.path.normpath(os.path.join(root, path))
+        if not full.startswith(root + os.sep):
             raise InvalidWheel(f"the wheel tries to write outside the target: {path}")
         return full
 
@@ -100,8 +103,8 @@ class _Writer:
         self.records.append((scheme, path, record_hash(hashlib.sha256(data).digest()),
                              len(data)))
 
-    def place(self, unpacked: UnpackedWheel, f: UnpackedFile) -> None:
-        src = unpacked.source(f)
+    def place(self, src_root: str, f: UnpackedFile) -> None:
+        src = os.path.join(src_root, f.scheme, f.path)
         if f.scheme == "scripts":
             with open(src, "rb") as fh:
                 head = fh.read(8)
@@ -118,7 +121,7 @@ class _Writer:
             self._copy(src, dest, f.executable)
         self.records.append((f.scheme, f.path, f.hash, f.size))
 
-    def _link(self, src: Path, dest: Path) -> bool:
+    def _link(self, src: str, dest: str) -> bool:
         try:
             if self._mode is LinkMode.HARDLINK:
                 os.link(src, dest)
@@ -131,7 +134,7 @@ class _Writer:
         return False
 
     @staticmethod
-    def _copy(src: Path, dest: Path, executable: bool) -> None:
+    def _copy(src: str, dest: str, executable: bool) -> None:
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
                      0o777 if executable else 0o666)
         with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
@@ -147,7 +150,11 @@ class _Writer:
         root = self._scheme[root_scheme]
         rows = []
         for scheme, path, h, size in self.records:
-            rel = os.path.relpath(self._scheme[scheme] / path, root).replace(os.sep, "/")
+            if scheme == root_scheme or self._scheme[scheme] == root:
+                rel = path  # already relative to the root scheme's directory
+            else:
+                rel = os.path.relpath(os.path.join(self._scheme[scheme], path), root)
+                rel = rel.replace(os.sep, "/")
             rows.append((rel, h, "" if size is None else str(size)))
         rows.append((record_path, "", ""))
         buf = io.StringIO()
@@ -170,8 +177,9 @@ def install_unpacked(w: PreparedWheel, target: Target, tx: Transaction, mode: Li
     writer = _Writer(target, tx, mode)
     for name, module, attr, section in u.scripts:
         writer.script(name, module, attr, section)
+    src_root = os.fspath(u.root)
     for f in u.files:
-        writer.place(u, f)
+        writer.place(src_root, f)
     for filename, data in _additional_metadata(w.pin).items():
         writer.write_bytes(u.root_scheme, f"{u.dist_info}/{filename}", data, False)
     writer.record(u.root_scheme, f"{u.dist_info}/RECORD")

@@ -3,47 +3,50 @@
 Files to be removed or overwritten are first moved into a backup directory on the
 same filesystem (a rename, so nothing is copied); files and directories created are
 remembered. ``rollback()`` puts everything back; ``commit()`` drops the backups.
+
+Paths are kept as strings: an install touches tens of thousands of files, and pathlib
+objects cost more than the system calls they wrap.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
 import tempfile
 import threading
-from pathlib import Path
 
 
 class Transaction:
-    """Safe to use from several threads at once (one wheel per thread)."""
+    """Safe to use from several threads at once."""
 
-    def __init__(self, backup_parent: Path) -> None:
+    def __init__(self, backup_parent: str | os.PathLike[str]) -> None:
         self._lock = threading.RLock()
-        self._backup_parent = backup_parent
-        self._backup: Path | None = None
+        self._backup_parent = os.fspath(backup_parent)
+        self._backup: str | None = None
         self._count = 0
-        self.created_files: list[Path] = []
-        self.created_dirs: list[Path] = []
-        self.moved: list[tuple[Path, Path]] = []
-        self.removed_dirs: list[Path] = []
-        self._known_dirs: set[Path] = set()
-        self._new_dirs: set[Path] = set()
-        self._written: set[Path] = set()
+        self.created_files: list[str] = []
+        self.created_dirs: list[str] = []
+        self.moved: list[tuple[str, str]] = []
+        self.removed_dirs: list[str] = []
+        self._known_dirs: set[str] = set()
+        self._new_dirs: set[str] = set()
+        self._written: set[str] = set()
         self._done = False
 
-    def _backup_dir(self) -> Path:
+    def _backup_dir(self) -> str:
         if self._backup is None:
-            self._backup_parent.mkdir(parents=True, exist_ok=True)
-            self._backup = Path(tempfile.mkdtemp(prefix=".pyinst-backup-",
-                                                 dir=self._backup_parent))
+            os.makedirs(self._backup_parent, exist_ok=True)
+            self._backup = tempfile.mkdtemp(prefix=".pyinst-backup-", dir=self._backup_parent)
         return self._backup
 
-    def remove_file(self, path: Path) -> None:
+    def remove_file(self, path: str | os.PathLike[str]) -> None:
         """Move ``path`` into the backup, to be restored on rollback."""
+        path = os.fspath(path)
         with self._lock:
             self._count += 1
-            dest = self._backup_dir() / f"{self._count}-{path.name}"
+            dest = os.path.join(self._backup_dir(), f"{self._count}-{os.path.basename(path)}")
         try:
             os.replace(path, dest)
         except OSError as exc:
@@ -54,17 +57,19 @@ class Transaction:
         with self._lock:
             self.moved.append((path, dest))
 
-    def remove_empty_dir(self, path: Path) -> None:
+    def remove_empty_dir(self, path: str | os.PathLike[str]) -> None:
+        path = os.fspath(path)
         with self._lock:
             os.rmdir(path)
             self.removed_dirs.append(path)
             self._known_dirs.discard(path)
 
-    def prepare_write(self, path: Path) -> None:
+    def prepare_write(self, path: str) -> None:
         """Call before creating ``path``: backs up what is there, creates parents."""
+        parent = os.path.dirname(path)
         with self._lock:
-            self.ensure_dir(path.parent)
-            if path.parent in self._new_dirs and path not in self._written:
+            self.ensure_dir(parent)
+            if parent in self._new_dirs and path not in self._written:
                 # inside a directory this transaction made: nothing can be there yet
                 self.created_files.append(path)
                 self._written.add(path)
@@ -80,17 +85,17 @@ class Transaction:
             self.created_files.append(path)
             self._written.add(path)
 
-    def ensure_dir(self, path: Path) -> None:
+    def ensure_dir(self, path: str) -> None:
         with self._lock:
             if path in self._known_dirs:
                 return
             missing = []
             p = path
-            while not p.exists():
+            while not os.path.exists(p):
                 missing.append(p)
-                p = p.parent
+                p = os.path.dirname(p)
             for d in reversed(missing):
-                d.mkdir()
+                os.mkdir(d)
                 self.created_dirs.append(d)
                 self._new_dirs.add(d)
             self._known_dirs.add(path)
@@ -101,19 +106,17 @@ class Transaction:
             return
         self._done = True
         for f in reversed(self.created_files):
-            try:
-                f.unlink()
-            except FileNotFoundError:
-                pass
-            except OSError:
-                pass
+            with contextlib.suppress(OSError):
+                os.unlink(f)
         for d in reversed(self.created_dirs):
-            _remove_tree_quietly(d)
+            # Created directories may hold __pycache__ made by an import meanwhile.
+            if os.path.isdir(d):
+                shutil.rmtree(d, ignore_errors=True)
         for d in self.removed_dirs:
-            d.mkdir(parents=True, exist_ok=True)
+            os.makedirs(d, exist_ok=True)
         for orig, backup in reversed(self.moved):
             try:
-                orig.parent.mkdir(parents=True, exist_ok=True)
+                os.makedirs(os.path.dirname(orig), exist_ok=True)
                 os.replace(backup, orig)
             except OSError:
                 shutil.copy2(backup, orig, follow_symlinks=False)
@@ -130,8 +133,3 @@ class Transaction:
             shutil.rmtree(self._backup, ignore_errors=True)
             self._backup = None
 
-
-def _remove_tree_quietly(d: Path) -> None:
-    # Created directories may hold __pycache__ made by an import during the install.
-    if d.is_dir():
-        shutil.rmtree(d, ignore_errors=True)
