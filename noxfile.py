@@ -31,5 +31,5 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """pyinst vs uv vs pip on one local mirror; writes benchmarks/results/."""
-    session.install("-e", ".", "uv", "pip")
+    session.install(".", "uv", "pip")  # a snapshot: editing the tree mid-run changes nothing
     session.run("python", "benchmarks/bench.py", *session.posargs)
