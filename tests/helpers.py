@@ -171,6 +171,10 @@ class IndexServer:
         self.page_headers: dict[str, str] = {}
         #: (path, status) of every project-page answer
         self.page_statuses: list[tuple[str, int]] = []
+        #: answer Range requests for files with 206 (as real indexes' CDNs do)
+        self.ranges = True
+        #: (path, Range header) of every ranged file request
+        self.range_requests: list[tuple[str, str]] = []
         self.requests: list[str] = []
         self._lock = threading.Lock()
         server = self
@@ -257,6 +261,24 @@ class IndexServer:
                 return
             if fname in files:
                 body = files[fname].path.read_bytes()
+                rng = h.headers.get("Range")
+                if rng and self.ranges:
+                    with self._lock:
+                        self.range_requests.append((path, rng))
+                    spec = rng.split("=", 1)[1]
+                    first, _, last = spec.partition("-")
+                    if not first:
+                        start, end = max(0, len(body) - int(last)), len(body) - 1
+                    else:
+                        start = int(first)
+                        end = min(len(body) - 1, int(last)) if last else len(body) - 1
+                    part = body[start:end + 1]
+                    h.send_response(206)
+                    h.send_header("Content-Range", f"bytes {start}-{end}/{len(body)}")
+                    h.send_header("Content-Length", str(len(part)))
+                    h.end_headers()
+                    h.wfile.write(part)
+                    return
                 if not self.chunk_delay:
                     self._send(h, 200, body, "application/octet-stream")
                     return

@@ -134,6 +134,36 @@ class Fetcher:
             return False
         return True
 
+    def metadata_by_range(self, link: Link, *, package: str) -> bytes | None:
+        """METADATA read from the remote wheel with range requests (cached like a
+        sidecar), or None when the server cannot do that."""
+        import zipfile
+
+        from .lazywheel import RangesUnsupported, remote_metadata
+
+        dest = self._cache.metadata_path(link)
+        cached = self._cache.lookup(dest)
+        if cached is not None:
+            return cached.read_bytes()
+        if self._cache.lookup(self._cache.wheel_path(link)) is not None:
+            return None  # the whole wheel is here already: read it from disk
+        try:
+            data = remote_metadata(self._client, link.url, package)
+        except RangesUnsupported as exc:
+            if exc.body is not None:  # the server sent the whole wheel: keep it, verified
+                got = {n: hashlib.new(n, exc.body).hexdigest() for n in link.hashes
+                       if n in hashlib.algorithms_available}
+                check_hashes(package, link.url, got, link.hashes, {})
+                with self._cache.entry_lock(self._cache.wheel_path(link)), \
+                        self._cache.publish(self._cache.wheel_path(link)) as fh:
+                    fh.write(exc.body)
+            return None
+        except (zipfile.BadZipFile, IndexFetchError, ValueError):
+            return None
+        with self._cache.publish(dest) as fh:
+            fh.write(data)
+        return data
+
     def metadata(self, link: Link, *, package: str) -> bytes:
         """The PEP 658 metadata sidecar of ``link``, verified against its announced hash."""
         assert link.metadata_hashes is not None

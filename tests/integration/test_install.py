@@ -321,3 +321,24 @@ def test_a_warm_install_never_reads_the_wheel_again(
     assert len([r for r in index.requests if r.endswith(".whl")]) == downloads
     assert run_in(python, "import app, lib; print(lib.VERSION)") == "1.1"
     assert pip(python, "check").returncode == 0
+
+
+@pytest.mark.parametrize("ranges", [True, False], ids=["ranges", "no-ranges"])
+def test_metadata_by_range_requests_without_sidecars(
+    make_index: Callable[..., IndexServer], venv_factory: Callable[[str], Path], ranges: bool
+) -> None:
+    index = make_index(sidecars=False)
+    index.ranges = ranges
+    python = venv_factory("3.13")
+    with Installer(config_for(index)) as inst:
+        resolution = inst.resolve(["app[extra]"], Target.from_python(python))
+        assert sorted(resolution.pins) == ["app", "helper", "lib"]
+        full = [r for r in index.requests if r.endswith(".whl")
+                and (r, "") not in [(p, "") for p, _ in index.range_requests]]
+        if ranges:
+            assert index.range_requests and not full  # no whole wheel was downloaded
+        else:
+            assert len(full) == 3  # the server ignores ranges: whole wheels, then
+        result = inst.install(["app[extra]"], Target.from_python(python))
+    assert sorted(result.installed) == [("app", "1.0"), ("helper", "1.0"), ("lib", "1.1")]
+    assert run_in(python, "import app, helper, lib; print(lib.VERSION)") == "1.1"

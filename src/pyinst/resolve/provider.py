@@ -221,6 +221,10 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
 
     def _metadata_from_wheel(self, cand: Cand) -> bytes:
         assert cand.link is not None
+        if not cand.link.is_file and not self._options.hashes.get(cand.name):
+            data = self._fetcher.metadata_by_range(cand.link, package=cand.name)
+            if data is not None:
+                return data
         path = self._fetcher.wheel(cand.link, package=cand.name,
                                    allowed=self._options.hashes.get(cand.name))
         try:
