@@ -58,9 +58,6 @@ class UnpackedWheel:
     #: console/gui entry points: (name, module, attr, section)
     scripts: tuple[tuple[str, str, str, str], ...]
 
-    def source(self, f: UnpackedFile) -> Path:
-        return self.root / f.scheme / f.path
-
     def to_json(self) -> dict[str, object]:
         return {
             "format": _FORMAT,
