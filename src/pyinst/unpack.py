@@ -26,12 +26,10 @@ from installer.destinations import WheelDestination
 from installer.exceptions import InstallerError
 from installer.records import Hash, RecordEntry
 from installer.sources import WheelFile
-from packaging.metadata import parse_email
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
 
 from .cache import EntryLock
 from .errors import InvalidWheel
+from .metadata import names_itself
 from .models import Pin
 
 MANIFEST = "pyinst-manifest.json"
@@ -159,13 +157,7 @@ class _UnpackDestination(WheelDestination):
 
 
 def _check_identity(pin: Pin, wf: WheelFile, label: str, path: Path) -> str:
-    raw, _ = parse_email(wf.read_dist_info("METADATA"))
-    name, version = raw.get("name"), raw.get("version")
-    try:
-        ok = (name is not None and version is not None
-              and canonicalize_name(name) == pin.name and Version(version) == pin.version)
-    except InvalidVersion:
-        ok = False
+    ok, name, version = names_itself(wf.read_dist_info("METADATA"), pin.name, pin.version)
     if not ok:
         raise InvalidWheel(f"invalid wheel {label}: its metadata says {name} {version}",
                            package=pin.name, path=str(path))

@@ -22,6 +22,7 @@ from ..evaluate import Evaluation, evaluate_links, tag_ranks
 from ..fetch import Fetcher
 from ..index.client import IndexClient
 from ..installed import read_metadata
+from ..metadata import names_itself
 from ..models import InstalledDistribution, Link
 from ..target import Target
 
@@ -245,13 +246,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
     def _check_metadata(self, cand: Cand, data: bytes) -> None:
         if cand.installed is not None:
             return
-        raw, _ = parse_email(data)
-        name, version = raw.get("name"), raw.get("version")
-        try:
-            same = (name is not None and version is not None
-                    and canonicalize_name(name) == cand.name and Version(version) == cand.version)
-        except ValueError:
-            same = False
+        same, name, version = names_itself(data, cand.name, cand.version)
         if not same:
             fname = cand.link.filename if cand.link else ""
             raise InvalidWheel(
