@@ -9,11 +9,11 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from packaging.metadata import parse_email
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from .errors import UninstallError
+from .metadata import parse_headers
 from .models import InstalledDistribution
 from .target import Target
 from .transaction import Transaction
@@ -21,7 +21,7 @@ from .transaction import Transaction
 
 def _read_name_version(dist_info: Path) -> tuple[NormalizedName, Version] | None:
     try:
-        raw, _ = parse_email((dist_info / "METADATA").read_bytes())
+        raw = parse_headers((dist_info / "METADATA").read_bytes())
         name, version = raw.get("name"), raw.get("version")
         if name and version:
             return canonicalize_name(name), Version(version)

@@ -157,7 +157,8 @@ class _UnpackDestination(WheelDestination):
 
 
 def _check_identity(pin: Pin, wf: WheelFile, label: str, path: Path) -> str:
-    ok, name, version = names_itself(wf.read_dist_info("METADATA"), pin.name, pin.version)
+    ok, name, version = names_itself(wf.read_dist_info("METADATA").encode("utf-8"), pin.name,
+                                     pin.version)
     if not ok:
         raise InvalidWheel(f"invalid wheel {label}: its metadata says {name} {version}",
                            package=pin.name, path=str(path))

@@ -80,3 +80,20 @@ def test_html_parser_never_crashes_on_arbitrary_bytes(body: bytes) -> None:
 def test_html_parser_on_tag_soup(parts: list[str]) -> None:
     parse_page("".join(parts).encode(), url="https://idx.example/simple/a/",
                content_type="text/html")
+
+
+def test_metadata_headers_are_read_without_the_long_description() -> None:
+    from packaging.version import Version
+
+    from pyinst.metadata import names_itself, parse_headers
+
+    data = (b"Metadata-Version: 2.1\nName: Demo_Pkg\nVersion: 1.0\n"
+            b"Requires-Dist: lib>=1\nRequires-Python: >=3.9\n\n"
+            b"Name: not-a-header\n" + b"long description " * 1000)
+    raw = parse_headers(data)
+    assert raw["name"] == "Demo_Pkg" and raw["requires_dist"] == ["lib>=1"]
+    assert "description" not in raw
+    assert names_itself(data, "demo-pkg", Version("1.0"))[0]  # type: ignore[arg-type]
+    assert not names_itself(data, "demo-pkg", Version("2.0"))[0]  # type: ignore[arg-type]
+    crlf = data.replace(b"\n", b"\r\n")
+    assert parse_headers(crlf)["version"] == "1.0"

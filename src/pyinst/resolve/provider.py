@@ -9,7 +9,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Callable, Union
 
-from packaging.metadata import parse_email
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
@@ -22,7 +21,7 @@ from ..evaluate import Evaluation, evaluate_links, tag_ranks
 from ..fetch import Fetcher
 from ..index.client import IndexClient
 from ..installed import read_metadata
-from ..metadata import names_itself
+from ..metadata import names_itself, parse_headers
 from ..models import InstalledDistribution, Link
 from ..target import Target
 
@@ -385,7 +384,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
 
     def requirements_of(self, cand: Cand) -> list[AnyReq]:
         """Dependencies from the candidate's metadata (for its extras, or the base)."""
-        raw, _ = parse_email(self.metadata(cand))
+        raw = parse_headers(self.metadata(cand))
         out: list[AnyReq] = []
         if not cand.extras and raw.get("requires_python") and cand.installed is None:
             with contextlib.suppress(InvalidSpecifier):
