@@ -61,6 +61,17 @@ class _Session:
     cache_root: Path
 
 
+@dataclass(frozen=True)
+class _Request:
+    """What one resolve or install call asks for, parsed once."""
+
+    requirements: list[UserRequirement]
+    constraints: list[UserRequirement]
+    upgrade: bool
+    force_reinstall: bool
+    no_deps: bool
+
+
 class Installer:
     """Resolves and installs distributions. Use as a context manager.
 
@@ -171,27 +182,17 @@ class Installer:
         no_deps: bool = False,
     ) -> Resolution:
         """Pin every distribution the requirements need on ``target``."""
-        return self._resolve(self._session(), requirements, target, constraints=constraints,
-                             upgrade=upgrade, force_reinstall=force_reinstall, no_deps=no_deps)
+        request = _Request(_user_requirements(requirements), _user_requirements(constraints),
+                           upgrade, force_reinstall, no_deps)
+        return self._resolve(self._session(), request, target)
 
-    def _resolve(
-        self,
-        session: _Session,
-        requirements: Iterable[RequirementLike],
-        target: Target,
-        *,
-        constraints: Iterable[RequirementLike] = (),
-        upgrade: bool = False,
-        force_reinstall: bool = False,
-        no_deps: bool = False,
-        prefetch_wheels: bool = False,
-    ) -> Resolution:
+    def _resolve(self, session: _Session, request: _Request, target: Target, *,
+                 prefetch_wheels: bool = False) -> Resolution:
         from .installed import installed_distributions
         from .resolve import Provider, ResolveOptions, resolve_requirements, to_req
         from .resolve.provider import Cand
 
-        reqs = _user_requirements(requirements)
-        cons = _user_requirements(constraints)
+        reqs, cons = request.requirements, request.constraints
         t0 = time.perf_counter()
         self._emit(ResolveStarted(target.describe_location()))
         installed = installed_distributions(target)
@@ -209,9 +210,9 @@ class Installer:
                 constraint_map.setdefault(r.name, []).append(r)
         options = ResolveOptions(
             upgrade=frozenset(canonicalize_name(r.requirement.name) for r in reqs)
-            if upgrade else frozenset(),
-            force_reinstall=force_reinstall,
-            no_deps=no_deps,
+            if request.upgrade else frozenset(),
+            force_reinstall=request.force_reinstall,
+            no_deps=request.no_deps,
             allow_prereleases=self.config.allow_prereleases,
             constraints=constraint_map,
             hashes=hashes,
@@ -284,39 +285,25 @@ class Installer:
         dry_run: bool = False,
     ) -> InstallResult:
         """Resolve, fetch and install; the target is unchanged if anything fails."""
-        return self._install(self._session(), requirements, target, constraints=constraints,
-                             upgrade=upgrade, force_reinstall=force_reinstall,
-                             no_deps=no_deps, dry_run=dry_run)
+        request = _Request(_user_requirements(requirements), _user_requirements(constraints),
+                           upgrade, force_reinstall, no_deps)
+        return self._install(self._session(), request, target, dry_run=dry_run)
 
-    def _install(
-        self,
-        session: _Session,
-        requirements: Iterable[RequirementLike],
-        target: Target,
-        *,
-        constraints: Iterable[RequirementLike] = (),
-        upgrade: bool = False,
-        force_reinstall: bool = False,
-        no_deps: bool = False,
-        dry_run: bool = False,
-    ) -> InstallResult:
+    def _install(self, session: _Session, request: _Request, target: Target, *,
+                 dry_run: bool = False) -> InstallResult:
         from .apply import LinkMode, apply_plan
 
         # The lock spans resolve to apply: the plan is made against what the target
         # holds, and nobody else may change that before the plan is applied.
         with contextlib.nullcontext() if dry_run else target.lock(self.config.lock_timeout):
             t0 = time.perf_counter()
-            resolution = self._resolve(session, requirements, target, constraints=constraints,
-                                       upgrade=upgrade, force_reinstall=force_reinstall,
-                                       no_deps=no_deps, prefetch_wheels=not dry_run)
+            resolution = self._resolve(session, request, target, prefetch_wheels=not dry_run)
             plan = self.plan(resolution, target)
             t1 = time.perf_counter()
             timings = {"resolve": t1 - t0}
             if not dry_run:
                 wheels = self._fetch(session, plan.to_install)
                 t2 = time.perf_counter()
-                # Linking is a stream of short syscalls: one thread does it fastest
-                # (several only contend for the GIL and the journal's lock).
                 apply_plan(plan, wheels, target, self._emit, LinkMode(self.config.link_mode))
                 if self.config.compile_bytecode:
                     from .apply import python_files
@@ -357,7 +344,8 @@ class Installer:
 
         def one(target: Target, reqs: list[RequirementLike]) -> InstallResult | PyinstError:
             try:
-                result = self._install(session, reqs, target, upgrade=upgrade)
+                result = self._install(session, _Request(_user_requirements(reqs), [],
+                                                         upgrade, False, False), target)
             except PyinstError as exc:
                 self._emit(TargetFinished(target.describe_location(), False, str(exc)))
                 return exc

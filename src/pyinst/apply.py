@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 from collections.abc import Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -186,36 +185,25 @@ def install_unpacked(w: PreparedWheel, target: Target, tx: Transaction, mode: Li
 
 
 def apply_plan(plan: InstallPlan, wheels: Sequence[PreparedWheel], target: Target,
-               emit: EventSink = ignore, mode: LinkMode = LinkMode.HARDLINK,
-               pool: Executor | None = None) -> None:
-    """Remove what the plan replaces and install its (already verified) wheels, in
-    parallel on ``pool`` when given; all or nothing."""
+               emit: EventSink = ignore, mode: LinkMode = LinkMode.HARDLINK) -> None:
+    """Remove what the plan replaces and install its (already verified) wheels; all or
+    nothing. One thread: linking is a stream of short syscalls, and more threads only
+    contend for the GIL."""
     tx = Transaction(Path(target.scheme["purelib"]))
     where = target.describe_location()
-
-    def one(n: int, w: PreparedWheel) -> None:
-        emit(InstallProgress(where, w.pin.name, str(w.pin.version), n, len(wheels)))
-        try:
-            install_unpacked(w, target, tx, mode)
-        except PyinstError:
-            raise
-        except (OSError, ValueError) as exc:
-            raise InstallError(
-                f"installing '{w.pin.name}' {w.pin.version} failed: {exc}; the target "
-                "was restored", package=w.pin.name) from exc
-
     try:
         for dist in plan.to_remove:
             remove_distribution(dist, target, tx)
-        if pool is None or len(wheels) < 2:
-            for n, w in enumerate(wheels, start=1):
-                one(n, w)
-        else:
-            futures = [pool.submit(one, n, w) for n, w in enumerate(wheels, start=1)]
-            errors = [f.exception() for f in futures]  # wait for all before rolling back
-            first = next((e for e in errors if e is not None), None)
-            if first is not None:
-                raise first
+        for n, w in enumerate(wheels, start=1):
+            emit(InstallProgress(where, w.pin.name, str(w.pin.version), n, len(wheels)))
+            try:
+                install_unpacked(w, target, tx, mode)
+            except PyinstError:
+                raise
+            except (OSError, ValueError) as exc:
+                raise InstallError(
+                    f"installing '{w.pin.name}' {w.pin.version} failed: {exc}; the target "
+                    "was restored", package=w.pin.name) from exc
     except BaseException:
         tx.rollback()
         raise
