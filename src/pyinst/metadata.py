@@ -19,10 +19,11 @@ def parse_headers(data: bytes) -> RawMetadata:
     return raw
 
 
-def names_itself(data: bytes, name: NormalizedName,
+def names_itself(data: bytes | RawMetadata, name: NormalizedName,
                  version: Version) -> tuple[bool, str | None, str | None]:
-    """Whether metadata says it is ``name`` ``version``; also what it does say."""
-    raw = parse_headers(data)
+    """Whether metadata (bytes, or headers already parsed) says it is ``name``
+    ``version``; also what it does say."""
+    raw = parse_headers(data) if isinstance(data, bytes) else data
     said_name, said_version = raw.get("name"), raw.get("version")
     try:
         same = (said_name is not None and said_version is not None

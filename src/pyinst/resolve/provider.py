@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Callable, Union
 
+from packaging.metadata import RawMetadata
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
@@ -28,6 +29,13 @@ from ..target import Target
 PYTHON = "<python>"
 
 
+def _admits(specifier: SpecifierSet, verdicts: dict[Version, bool], version: Version) -> bool:
+    ok = verdicts.get(version)
+    if ok is None:
+        ok = verdicts[version] = specifier.contains(version, prereleases=True)
+    return ok
+
+
 @dataclass(frozen=True)
 class Req:
     """A requirement as the resolver sees it (markers already evaluated)."""
@@ -38,10 +46,15 @@ class Req:
     url: str | None = None
     #: the requirement as written, for messages
     text: str = ""
+    #: version -> verdict (the resolver asks the same question thousands of times)
+    _verdicts: dict[Version, bool] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def identifier(self) -> str:
         return _ident(self.name, self.extras)
+
+    def admits(self, version: Version) -> bool:
+        return _admits(self.specifier, self._verdicts, version)
 
     def __str__(self) -> str:
         return self.text or f"{self.name}{self.specifier}"
@@ -50,8 +63,13 @@ class Req:
 @dataclass(frozen=True)
 class PythonReq:
     specifier: SpecifierSet
+    #: version -> verdict (the resolver asks the same question thousands of times)
+    _verdicts: dict[Version, bool] = field(default_factory=dict, compare=False, repr=False)
 
     identifier = PYTHON
+
+    def admits(self, version: Version) -> bool:
+        return _admits(self.specifier, self._verdicts, version)
 
     def __str__(self) -> str:
         return f"Python{self.specifier}"
@@ -138,7 +156,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         self._binary_allowed = binary_allowed
         self._prereleases = config_prereleases or options.allow_prereleases
         self._evaluations: dict[NormalizedName, Evaluation] = {}
-        self._metadata: dict[tuple[str, str, str], bytes] = {}
+        self._metadata: dict[tuple[str, str, str], tuple[bytes, RawMetadata]] = {}
         self._deps: dict[AnyCand, list[AnyReq]] = {}
         self._lock = threading.Lock()
         #: runs a job on a worker thread (fire and forget); used to fetch the index
@@ -201,11 +219,14 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         return self._client.project_page(name).locations
 
     def metadata(self, cand: Cand) -> bytes:
+        return self._metadata_parsed(cand)[0]
+
+    def _metadata_parsed(self, cand: Cand) -> tuple[bytes, RawMetadata]:
         key = (cand.name, str(cand.version), cand.link.url if cand.link else "")
         with self._lock:
-            data = self._metadata.get(key)
-        if data is not None:
-            return data
+            known = self._metadata.get(key)
+        if known is not None:
+            return known
         if cand.installed is not None:
             data = read_metadata(cand.installed)
         elif cand.link is not None and cand.link.metadata_hashes is not None:
@@ -214,10 +235,11 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
             data = self._metadata_from_wheel(cand)
         else:  # pragma: no cover - every candidate has a link or an installed copy
             data = b""
-        self._check_metadata(cand, data)
+        raw = parse_headers(data)
+        self._check_metadata(cand, raw)
         with self._lock:
-            self._metadata[key] = data
-        return data
+            self._metadata[key] = (data, raw)
+        return data, raw
 
     def _metadata_from_wheel(self, cand: Cand) -> bytes:
         assert cand.link is not None
@@ -242,10 +264,10 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
                 f"invalid wheel '{cand.name}' {cand.version} ({cand.link.filename}): not a zip "
                 f"file", package=cand.name, path=str(path)) from exc
 
-    def _check_metadata(self, cand: Cand, data: bytes) -> None:
+    def _check_metadata(self, cand: Cand, raw: RawMetadata) -> None:
         if cand.installed is not None:
             return
-        same, name, version = names_itself(data, cand.name, cand.version)
+        same, name, version = names_itself(raw, cand.name, cand.version)
         if not same:
             fname = cand.link.filename if cand.link else ""
             raise InvalidWheel(
@@ -275,8 +297,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
                      incompatibilities: Mapping[str, Iterator[AnyCand]]) -> list[AnyCand]:
         if identifier == PYTHON:
             preqs = list(requirements[identifier])
-            if all(r.specifier.contains(self._python_version, prereleases=True) for r in preqs
-                   if isinstance(r, PythonReq)):
+            if all(r.admits(self._python_version) for r in preqs if isinstance(r, PythonReq)):
                 return [PythonCand(self._python_version)]
             return []
         reqs = [r for r in requirements[identifier] if isinstance(r, Req)]
@@ -345,12 +366,11 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
 
     @staticmethod
     def _spec_ok(req: Req, version: Version) -> bool:
-        return req.specifier.contains(version, prereleases=True)
+        return req.admits(version)
 
     def is_satisfied_by(self, requirement: AnyReq, candidate: AnyCand) -> bool:
         if isinstance(requirement, PythonReq):
-            return isinstance(candidate, PythonCand) and requirement.specifier.contains(
-                candidate.version, prereleases=True)
+            return isinstance(candidate, PythonCand) and requirement.admits(candidate.version)
         assert isinstance(candidate, Cand)
         if requirement.url:
             return candidate.link is not None and candidate.link.url == \
@@ -384,7 +404,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
 
     def requirements_of(self, cand: Cand) -> list[AnyReq]:
         """Dependencies from the candidate's metadata (for its extras, or the base)."""
-        raw = parse_headers(self.metadata(cand))
+        raw = self._metadata_parsed(cand)[1]
         out: list[AnyReq] = []
         if not cand.extras and raw.get("requires_python") and cand.installed is None:
             with contextlib.suppress(InvalidSpecifier):
