@@ -304,7 +304,8 @@ class Installer:
             if not dry_run:
                 wheels = self._fetch(session, plan.to_install)
                 t2 = time.perf_counter()
-                apply_plan(plan, wheels, target, self._emit, LinkMode(self.config.link_mode))
+                apply_plan(plan, wheels, target, self._emit, LinkMode(self.config.link_mode),
+                           session.pool)
                 if self.config.compile_bytecode:
                     from .apply import python_files
                     from .bytecode import compile_files

@@ -65,15 +65,15 @@ class Transaction:
             self._known_dirs.discard(path)
 
     def prepare_write(self, path: str) -> None:
-        """Call before creating ``path``: backs up what is there, creates parents."""
+        """Call before creating ``path``: backs up what is there, creates parents.
+
+        Threads may prepare writes at once as long as no two write the same path."""
         parent = os.path.dirname(path)
+        self.ensure_dir(parent)
         with self._lock:
-            self.ensure_dir(parent)
-            if parent in self._new_dirs and path not in self._written:
-                # inside a directory this transaction made: nothing can be there yet
-                self.created_files.append(path)
-                self._written.add(path)
-                return
+            # inside a directory this transaction made, nothing can be there yet
+            fresh = parent in self._new_dirs and path not in self._written
+        if not fresh:
             try:
                 st = os.lstat(path)  # one syscall; a fresh target mostly says ENOENT
             except FileNotFoundError:
@@ -82,22 +82,32 @@ class Transaction:
                 if stat.S_ISDIR(st.st_mode):
                     raise IsADirectoryError(f"{path} is a directory")
                 self.remove_file(path)
+        # journaled only now: a path that failed to move aside must not be deleted
+        # by a rollback
+        with self._lock:
             self.created_files.append(path)
             self._written.add(path)
 
     def ensure_dir(self, path: str) -> None:
+        """Create ``path`` and its missing parents. The ``mkdir`` calls run outside the
+        lock: on a slow disk they are most of an install's time, and threads overlap them."""
         with self._lock:
             if path in self._known_dirs:
                 return
-            missing = []
-            p = path
-            while not os.path.exists(p):
-                missing.append(p)
-                p = os.path.dirname(p)
-            for d in reversed(missing):
+        missing = []
+        p = path
+        while not os.path.exists(p):
+            missing.append(p)
+            p = os.path.dirname(p)
+        for d in reversed(missing):
+            try:
                 os.mkdir(d)
+            except FileExistsError:
+                continue  # another thread made it, and journals it
+            with self._lock:
                 self.created_dirs.append(d)
                 self._new_dirs.add(d)
+        with self._lock:
             self._known_dirs.add(path)
 
     def rollback(self) -> None:

@@ -11,7 +11,7 @@ import pytest
 import pyinst
 from pyinst import Config, Installer, Target
 
-from helpers import IndexServer, pip, run_in, tree_snapshot
+from helpers import IndexFile, IndexServer, WheelSpec, build_wheel, pip, run_in, tree_snapshot
 
 
 def site_packages(python: Path) -> Path:
@@ -342,3 +342,41 @@ def test_metadata_by_range_requests_without_sidecars(
         result = inst.install(["app[extra]"], Target.from_python(python))
     assert sorted(result.installed) == [("app", "1.0"), ("helper", "1.0"), ("lib", "1.1")]
     assert run_in(python, "import app, helper, lib; print(lib.VERSION)") == "1.1"
+
+
+def test_wheels_sharing_a_path_install_in_order_and_pip_agrees(
+        make_index: Callable[..., IndexServer], tmp_path: Path,
+        venv_factory: Callable[[str], Path]) -> None:
+    # Old-style namespace packages ship the same ns/__init__.py in several wheels; the
+    # wheels are then installed one after another (the later wins), not side by side.
+    shared = "__path__ = __import__('pkgutil').extend_path(__path__, __name__)\n"
+    specs = [WheelSpec("ns-one", "1.0", files={"ns/__init__.py": shared, "ns/one.py": "A = 1\n"}),
+             WheelSpec("ns-two", "1.0", files={"ns/__init__.py": shared, "ns/two.py": "B = 2\n"})]
+    specs += [WheelSpec(f"filler{i}", "1.0") for i in range(4)]
+    projects = {s.name: [IndexFile(build_wheel(s, tmp_path))] for s in specs}
+    python = venv_factory("3.13")
+    with Installer(config_for(make_index(projects))) as inst:
+        result = inst.install([s.name for s in specs], Target.from_python(python))
+    assert len(result.installed) == 6
+    assert run_in(python, "import ns.one, ns.two; print(ns.one.A + ns.two.B)") == "3"
+    assert pip(python, "check").returncode == 0
+    assert pip(python, "uninstall", "-y", "ns-one", "ns-two").returncode == 0
+    assert not (site_packages(python) / "ns").exists()
+
+
+def test_a_failure_among_wheels_installed_side_by_side_restores_everything(
+        index: IndexServer, venv_factory: Callable[[str], Path]) -> None:
+    python = venv_factory("3.13")
+    target = Target.from_python(python)
+    with Installer(config_for(index, max_workers=4)) as inst:
+        inst.install(["blocker"], target)
+        before = tree_snapshot(python.parent.parent)
+        with pytest.raises(pyinst.InstallError) as info:
+            # five wheels on four threads; simple 3.0 collides with blocker's directory
+            inst.install(["simple==3.0", "app[extra]", "shared", "yanky"], target)
+    assert "simple" in str(info.value)
+    assert tree_snapshot(python.parent.parent) == before
+    # no directory left behind either (the snapshot sees only files)
+    assert sorted(p.name for p in site_packages(python).iterdir()
+                  if not p.name.startswith("_")) == ["blockdir", "blocker",
+                                                     "blocker-1.0.dist-info"]
