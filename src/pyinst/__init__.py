@@ -17,6 +17,7 @@ _EXPORTS = {
     "Target": "target",
     "Installer": "api",
     "install": "api",
+    "create_venv": "bootstrap",
     "Link": "models",
     "Pin": "models",
     "Resolution": "models",
@@ -56,11 +57,13 @@ __all__ = [
     "Target",
     "TargetError",
     "__version__",
+    "create_venv",
     "install",
 ]
 
 if TYPE_CHECKING:
     from .api import Installer, install
+    from .bootstrap import create_venv
     from .config import BinaryPolicy, Config, IndexStrategy
     from .errors import (
         HashMismatch,

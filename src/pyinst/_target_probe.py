@@ -41,6 +41,31 @@ def _scheme(prefix):
     return sysconfig.get_paths(scheme=scheme, vars=v)
 
 
+def _user_scheme():
+    preferred = getattr(sysconfig, "get_preferred_scheme", None)  # 3.10+
+    if preferred is not None:
+        return preferred("user")
+    if os.name == "nt":
+        return "nt_user"
+    if sys.platform == "darwin" and getattr(sys, "_framework", None):
+        return "osx_framework_user"
+    return "posix_user"
+
+
+def _wheel_dirs():
+    """Where this interpreter keeps the wheels ensurepip installs (not importing it)."""
+    import importlib.util
+
+    out = []
+    spec = importlib.util.find_spec("ensurepip")
+    if spec is not None and spec.submodule_search_locations:
+        out.append(os.path.join(next(iter(spec.submodule_search_locations)), "_bundled"))
+    pkg_dir = sysconfig.get_config_var("WHEEL_PKG_DIR")  # distributions' own copies
+    if pkg_dir:
+        out.append(pkg_dir)
+    return [d for d in out if os.path.isdir(d)]
+
+
 def _libc():
     try:
         name, ver = os.confstr("CS_GNU_LIBC_VERSION").split()  # type: ignore
@@ -73,6 +98,8 @@ def main():
         "markers": _marker_env(),
         "paths": _scheme(args.get("prefix")),
         "default_paths": sysconfig.get_paths(),
+        "user_paths": sysconfig.get_paths(scheme=_user_scheme()),
+        "wheel_dirs": _wheel_dirs(),
     }
     sys.stdout.write(json.dumps(info))
 

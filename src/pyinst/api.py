@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Callable, Union
 
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
@@ -70,6 +70,9 @@ class _Request:
     upgrade: bool
     force_reinstall: bool
     no_deps: bool
+    #: a last word on each fetched wheel before it is installed (bootstrap names pip's
+    #: commands with it)
+    adjust: Callable[[PreparedWheel], PreparedWheel] | None = None
 
 
 class Installer:
@@ -127,7 +130,9 @@ class Installer:
         with self._emit_lock:
             self._sink(event)
 
-    def _session(self) -> _Session:
+    def _session(self, config: Config | None = None) -> _Session:
+        """A session over the shared client, cache and pool; ``config`` may narrow where
+        it looks (bootstrap's offline sources), never how the shared parts were made."""
         from .fetch import Fetcher
         from .index.client import IndexClient
 
@@ -144,7 +149,7 @@ class Installer:
                 self._cache = Cache(root)
                 self._pool = ThreadPoolExecutor(max_workers=max(1, cfg.max_workers),
                                                 thread_name_prefix="pyinst")
-            client = IndexClient(self.config, self._http_client, self._cache)
+            client = IndexClient(config or self.config, self._http_client, self._cache)
             return _Session(client, Fetcher(client, self._cache, self._emit), self._pool,
                             self._cache.root)
 
@@ -303,6 +308,8 @@ class Installer:
             timings = {"resolve": t1 - t0}
             if not dry_run:
                 wheels = self._fetch(session, plan.to_install)
+                if request.adjust is not None:
+                    wheels = [request.adjust(w) for w in wheels]
                 t2 = time.perf_counter()
                 apply_plan(plan, wheels, target, self._emit, LinkMode(self.config.link_mode),
                            session.pool)
@@ -324,6 +331,69 @@ class Installer:
             dry_run=dry_run,
             timings=timings,
         )
+
+    def bootstrap(
+        self,
+        target: Target,
+        *,
+        version: str | None = None,
+        offline: bool = False,
+        upgrade: bool = False,
+        root: str | os.PathLike[str] | None = None,
+        user: bool = False,
+        altinstall: bool = False,
+        default_pip: bool = False,
+    ) -> InstallResult:
+        """Install pip into ``target`` as ``python -m ensurepip`` would, running no pip code.
+
+        The options mean what ensurepip's do. The wheel is the newest pip (matching
+        ``version``, a version or a specifier) whose Requires-Python admits the target,
+        from the configured indexes; with ``offline``, the pip wheel bundled with the
+        target interpreter (``ensurepip/_bundled`` or ``WHEEL_PKG_DIR``), else one in
+        the cache, without any network request. An installed pip that satisfies
+        ``version`` is left alone unless ``upgrade``; the result then lists it in
+        ``already_satisfied``.
+        """
+        from packaging.requirements import Requirement
+
+        from .bootstrap import pip_requirement, script_names, with_pip_scripts
+        from .errors import (
+            IndexFetchError,
+            NoCompatibleDistribution,
+            NoMatchingVersion,
+            ProjectNotFound,
+        )
+        from .installed import installed_distributions
+
+        names = script_names(target, altinstall=altinstall, default_pip=default_pip)
+        where = target.variant(user=user, root=root)
+        req = Requirement(pip_requirement(version))
+        present = installed_distributions(where).get(canonicalize_name("pip"))
+        if present is not None and not upgrade and req.specifier.contains(
+                present.version, prereleases=True):
+            return InstallResult(installed=(), removed=(),
+                                 already_satisfied=(("pip", str(present.version)),))
+        request = _Request([UserRequirement(req)], [], upgrade, False, True,
+                           adjust=lambda w: with_pip_scripts(w, names))
+        if not offline:
+            return self._install(self._session(), request, where)
+        bundled = where.interpreter.bundled_wheel_dirs
+        if bundled:
+            local = self.config.with_(index_urls=(), find_links=bundled, offline=True)
+            try:
+                return self._install(self._session(local), request, where)
+            except (ProjectNotFound, NoMatchingVersion, NoCompatibleDistribution):
+                pass  # none bundled that fits: try the cache
+        try:
+            return self._install(self._session(self.config.with_(offline=True)), request,
+                                 where)
+        except (ProjectNotFound, NoMatchingVersion, NoCompatibleDistribution,
+                IndexFetchError) as exc:
+            looked = ", ".join(bundled) if bundled else "no ensurepip wheel directory"
+            raise PyinstError(
+                f"no {req} wheel for {where.describe()} offline: none bundled with the "
+                f"interpreter ({looked}) and none in the cache ({exc}); run without "
+                "--offline to fetch one", package="pip") from exc
 
     def provision(
         self,

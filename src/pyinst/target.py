@@ -49,6 +49,12 @@ class Interpreter:
     def is_venv(self) -> bool:
         return self.prefix != self.base_prefix
 
+    @property
+    def bundled_wheel_dirs(self) -> tuple[str, ...]:
+        """Directories holding the wheels ensurepip would install (``ensurepip/_bundled``
+        and a distribution's ``WHEEL_PKG_DIR``)."""
+        return tuple(self.raw.get("wheel_dirs", ()))
+
     @classmethod
     def from_probe(cls, data: Mapping[str, Any]) -> Interpreter:
         version = tuple(int(p) for p in data["version"][:3])
@@ -171,7 +177,7 @@ class Target:
     interpreter: Interpreter
     #: scheme key (purelib, platlib, headers, scripts, data) -> absolute directory
     scheme: Mapping[str, str]
-    #: what kind of target this is: "environment", "prefix" or "directory"
+    #: what kind of target this is: "environment", "prefix", "user" or "directory"
     kind: str = "environment"
     root: Path | None = None
 
@@ -191,11 +197,15 @@ class Target:
         """
         exe = _resolve_python(python)
         pre = os.path.abspath(os.fspath(prefix)) if prefix is not None else None
-        data = probe_interpreter(exe, prefix=pre)
+        interp = Interpreter.from_probe(probe_interpreter(exe, prefix=pre))
+        return cls._of(interp, "prefix" if pre else "environment", root)
+
+    @classmethod
+    def _of(cls, interp: Interpreter, kind: str, root: str | os.PathLike[str] | None
+            ) -> Target:
         root_path = Path(os.path.abspath(os.fspath(root))) if root is not None else None
-        interp = Interpreter.from_probe(data)
-        paths = dict(data["paths"])
-        if interp.is_venv or pre:
+        paths = dict(interp.raw["user_paths" if kind == "user" else "paths"])
+        if interp.is_venv or kind == "prefix":
             # like pip: C headers of a venv or prefix install go inside it, not into the
             # base interpreter's include directory
             major, minor = interp.version[:2]
@@ -203,8 +213,21 @@ class Target:
                                             f"python{major}.{minor}")
         scheme = {k: _rooted(paths[k if k != "headers" else "include"], root_path)
                   for k in SCHEME_KEYS}
-        return cls(interpreter=interp, scheme=scheme,
-                   kind="prefix" if pre else "environment", root=root_path)
+        return cls(interpreter=interp, scheme=scheme, kind=kind, root=root_path)
+
+    def variant(self, *, user: bool = False, root: str | os.PathLike[str] | None = None
+                ) -> Target:
+        """This environment's interpreter with its user scheme (``user``), or re-rooted
+        under ``root``, as ``ensurepip --user`` / ``--root`` mean them."""
+        if not (user or root is not None):
+            return self
+        if self.kind not in ("environment", "user") or self.root is not None:
+            raise TargetError(f"cannot re-root or switch to the user scheme a {self.kind} "
+                              f"target{' that is already re-rooted' if self.root else ''}")
+        if user and self.interpreter.is_venv:
+            raise TargetError("cannot install with --user: user site-packages are not "
+                              f"visible in the virtual environment {self.interpreter.prefix}")
+        return self._of(self.interpreter, "user" if user else self.kind, root)
 
     @classmethod
     def directory(

@@ -97,6 +97,9 @@ def _build_parser() -> argparse.ArgumentParser:
                       help="how many targets to work on at once (default 4)")
     prov.add_argument("-U", "--upgrade", action="store_true",
                       help="upgrade the named packages in every target")
+    from .envs import add_parsers
+
+    add_parsers(sub, common)
     return parser
 
 
@@ -258,6 +261,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .provision import cmd_provision
 
             return cmd_provision(args)
+        if args.command in ("bootstrap", "venv"):
+            from .envs import cmd_bootstrap, cmd_venv
+
+            return cmd_bootstrap(args) if args.command == "bootstrap" else cmd_venv(args)
         return _cmd_install(args)
     except PyinstError as exc:
         sys.stderr.write(f"error: {exc}\n")
