@@ -29,9 +29,13 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyinst import Pin
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work"
@@ -72,8 +76,6 @@ def find_python(minor: str) -> Path:
 
 def build_mirror(python: Path, workload: Sequence[str], mirror: Path) -> None:
     """Resolve the workload on the public index for ``python`` and mirror its wheels."""
-    import httpx
-
     from pyinst import Config, Installer, Target
 
     stamp = mirror / "workload.json"
@@ -87,8 +89,33 @@ def build_mirror(python: Path, workload: Sequence[str], mirror: Path) -> None:
     print(f"building the mirror for {target.describe()} ...", flush=True)
     with Installer(Config(index_urls=(PUBLIC_INDEX,), trust_env=True)) as inst:
         resolution = inst.resolve(workload, target)
+    _mirror_pins(resolution, mirror)
+    _write_root_page(mirror)
+    stamp.write_text(json.dumps({"python": str(python), "workload": list(workload)}))
+    size = sum(f.stat().st_size for f in files.iterdir()) / 1e6
+    n = sum(1 for _ in (mirror / "simple").iterdir()) - 1
+    print(f"mirror: {n} projects, {size:.0f} MB", flush=True)
+
+
+def add_seed_to_mirror(python: Path, mirror: Path) -> None:
+    """The newest pip for ``python`` in the mirror too, for the environment cases."""
+    from pyinst import Config, Installer, Target
+
+    if (mirror / "simple" / "pip").exists():
+        return
+    with Installer(Config(index_urls=(PUBLIC_INDEX,), trust_env=True)) as inst:
+        # (the base interpreter has a pip of its own: ask for a file regardless)
+        resolution = inst.resolve(["pip"], Target.from_python(python), force_reinstall=True)
+    _mirror_pins(resolution, mirror)
+    _write_root_page(mirror)
+
+
+def _mirror_pins(pins: Iterable[Pin], mirror: Path) -> None:
+    import httpx
+
+    files = mirror / "files"
     with httpx.Client(timeout=120, follow_redirects=True, trust_env=True) as client:
-        for pin in resolution:
+        for pin in pins:
             assert pin.link is not None
             dest = files / pin.link.filename
             with client.stream("GET", pin.link.url) as resp, open(dest, "wb") as out:
@@ -108,12 +135,12 @@ def build_mirror(python: Path, workload: Sequence[str], mirror: Path) -> None:
             (page / "index.html").write_text(
                 f'<!DOCTYPE html><html><body><a href="../../files/{dest.name}#sha256={digest}"'
                 f'{rp} data-core-metadata="sha256={md}">{dest.name}</a></body></html>\n')
-    names = sorted(p.name for p in (mirror / "simple").iterdir())
+
+
+def _write_root_page(mirror: Path) -> None:
+    names = sorted(p.name for p in (mirror / "simple").iterdir() if p.is_dir())
     (mirror / "simple" / "index.html").write_text(
         "<html><body>" + "".join(f'<a href="{n}/">{n}</a>' for n in names) + "</body></html>")
-    stamp.write_text(json.dumps({"python": str(python), "workload": list(workload)}))
-    size = sum(f.stat().st_size for f in files.iterdir()) / 1e6
-    print(f"mirror: {len(names)} projects, {size:.0f} MB", flush=True)
 
 
 def serve(mirror: Path) -> tuple[subprocess.Popen[bytes], str]:
@@ -227,6 +254,57 @@ def floor_cp_al(python: Path, index: str, reqs: Sequence[str], scratch: Path) ->
     return statistics.median(times)
 
 
+# -- environments with pip ------------------------------------------------------------
+
+ENV_TOOLS = ("pyinst venv --seed", "uv venv --seed", "python -m venv")
+
+
+def env_command(tool: str, python: Path, path: Path, index: str, cache: Path) -> list[str]:
+    if tool.startswith("pyinst"):
+        return [str(Path(sys.executable).parent / "pyinst"), "venv", str(path), "-q", "-p",
+                str(python), "--seed", "-i", index, "--cache-dir", str(cache)]
+    if tool.startswith("uv"):
+        return [uv_exe(), "venv", str(path), "-q", "--python", str(python), "--seed",
+                "--index-url", index, "--cache-dir", str(cache), "--no-config"]
+    return [str(python), "-m", "venv", str(path)]  # ensurepip: pip's own code, no cache
+
+
+def run_env_cases(runs: int, python: Path, index: str, scratch: Path
+                  ) -> dict[str, dict[str, list[tuple[float, int]]]]:
+    """A fresh environment with pip in it: cold cache and warm cache, tools alternating."""
+    out: dict[str, dict[str, list[tuple[float, int]]]] = {}
+    path = scratch / "env"
+    for kind in ("cold", "warm"):
+        caches = {t: scratch / f"env-cache-{kind}-{n}" for n, t in enumerate(ENV_TOOLS)}
+        if kind == "warm":
+            for tool in ENV_TOOLS:
+                shutil.rmtree(path, ignore_errors=True)
+                measure(env_command(tool, python, path, index, caches[tool]), scratch)
+        samples = out.setdefault(kind, {})
+        for n in range(runs):
+            for tool in ENV_TOOLS[n % 3:] + ENV_TOOLS[: n % 3]:
+                shutil.rmtree(path, ignore_errors=True)
+                if kind == "cold":
+                    shutil.rmtree(caches[tool], ignore_errors=True)
+                samples.setdefault(tool, []).append(
+                    measure(env_command(tool, python, path, index, caches[tool]), scratch))
+            print(f"  environment with pip, {kind} run {n + 1}/{runs}: " + ", ".join(
+                f"{t} {samples[t][-1][0]:.2f}s" for t in ENV_TOOLS), flush=True)
+    return out
+
+
+def env_table(results: dict[str, dict[str, list[tuple[float, int]]]]) -> list[str]:
+    lines = ["", "A fresh virtual environment with pip in it (same mirror; `python -m venv` "
+             "runs ensurepip, which has no cache):", "",
+             "| case | " + " | ".join(ENV_TOOLS) + " | pyinst/uv | pyinst/venv |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for kind, samples in results.items():
+        p, u, v = (statistics.median(s for s, _ in samples[t]) for t in ENV_TOOLS)
+        lines.append(f"| {kind} cache | {p:.2f} | {u:.2f} | {v:.2f} | {p / u:.2f} | "
+                     f"{p / v:.2f} |")
+    return lines
+
+
 def startup_times() -> dict[str, float]:
     def best(cmd: list[str]) -> float:
         out = []
@@ -265,7 +343,8 @@ def machine() -> str:
 
 
 def table(cases: Sequence[Case], python: Path, floor: float, startup: dict[str, float],
-          runs: int, reqs: Sequence[str]) -> str:
+          runs: int, reqs: Sequence[str],
+          envs: dict[str, dict[str, list[tuple[float, int]]]] | None = None) -> str:
     med = {(c.name, t): statistics.median(s for s, _ in c.samples[t])
            for c in cases for t in TOOLS if c.samples.get(t)}
     rss = {(c.name, t): statistics.median(r for _, r in c.samples[t]) / 1024
@@ -290,8 +369,10 @@ def table(cases: Sequence[Case], python: Path, floor: float, startup: dict[str, 
             f"| {c.name} | {p:.2f} | {u:.2f} | {q:.2f} | {p / u:.2f} | {p / q:.2f} | "
             f"{rss[(c.name, 'pyinst')]:.0f} | {rss[(c.name, 'uv')]:.0f} | "
             f"{rss[(c.name, 'pip')]:.0f} |")
-    lines += ["", f"Floor for a warm install (`cp -al` of the installed venv): {floor:.2f}s",
-              "", "Start-up: " + ", ".join(f"`{k}` {v * 1000:.0f} ms"
+    lines += env_table(envs) if envs else []
+    if floor:
+        lines += ["", f"Floor for a warm install (`cp -al` of the installed venv): {floor:.2f}s"]
+    lines += ["", "Start-up: " + ", ".join(f"`{k}` {v * 1000:.0f} ms"
                                             for k, v in startup.items())]
     return "\n".join(lines) + "\n"
 
@@ -301,6 +382,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--python", default="3.12", help="target Python (3.X)")
     ap.add_argument("--quick", action="store_true", help="a small workload, for a smoke run")
+    ap.add_argument("--only-envs", action="store_true",
+                    help="run only the environment-creation cases")
     ap.add_argument("--no-public", action="store_true",
                     help="skip the resolution case against the public index")
     args = ap.parse_args(argv)
@@ -308,6 +391,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     reqs = QUICK_WORKLOAD if args.quick else WORKLOAD
     mirror = WORK / ("mirror-quick" if args.quick else "mirror") / args.python
     build_mirror(python, reqs, mirror)
+    add_seed_to_mirror(python, mirror)
     server, index = serve(mirror)
     scratch = Path(tempfile.mkdtemp(prefix="pyinst-bench-"))
     cases = [
@@ -317,25 +401,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         Case("install, warm cache, bytecode", cold=False, bytecode=True),
         Case("resolve only (--dry-run), warm", cold=False, dry_run=True),
     ]
+    if args.only_envs:
+        cases = []
+    envs = None
+    floor = 0.0
     try:
+        print("environment with pip ...", flush=True)
+        envs = run_env_cases(args.runs, python, index, scratch)
         for case in cases:
             print(f"{case.name} ...", flush=True)
             run_case(case, args.runs, python, index, reqs, scratch)
-        if not args.no_public:
+        if not args.no_public and not args.only_envs:
             public = Case("resolve only, public index, jupyterlab, cold", cold=True,
                           dry_run=True, public=True)
             print(f"{public.name} ...", flush=True)
             run_case(public, args.runs, python, PUBLIC_INDEX, ["jupyterlab"], scratch)
             cases.append(public)
-        floor = floor_cp_al(python, index, reqs, scratch)
+        if cases:
+            floor = floor_cp_al(python, index, reqs, scratch)
     finally:
         server.terminate()
         server.wait()
-    report = table(cases, python, floor, startup_times(), args.runs, reqs)
+    report = table(cases, python, floor, startup_times(), args.runs, reqs, envs)
     print()
     print(report)
     RESULTS.mkdir(exist_ok=True)
-    name = "latest-quick.md" if args.quick else "latest.md"
+    name = ("latest-envs.md" if args.only_envs else
+            "latest-quick.md" if args.quick else "latest.md")
     (RESULTS / name).write_text(report)
     shutil.rmtree(scratch, ignore_errors=True)
     return 0
