@@ -97,3 +97,16 @@ def test_metadata_headers_are_read_without_the_long_description() -> None:
     assert not names_itself(data, "demo-pkg", Version("2.0"))[0]  # type: ignore[arg-type]
     crlf = data.replace(b"\n", b"\r\n")
     assert parse_headers(crlf)["version"] == "1.0"
+
+
+@given(st.lists(st.text(alphabet=st.characters(blacklist_characters="/\x00",
+                                               blacklist_categories=("Cs",)),
+                        min_size=1, max_size=12), min_size=1, max_size=4))
+def test_file_urls_round_trip_any_path(parts: list[str]) -> None:
+    # e.g. a directory literally named "c%25d" must not come back as "c%d"
+    from pyinst.index.client import path_to_url, url_to_path
+
+    path = "/" + "/".join(p for p in parts if p not in (".", ".."))
+    if path == "/":
+        return
+    assert str(url_to_path(path_to_url(path))) == path

@@ -6,7 +6,6 @@ import os
 import threading
 import time
 import urllib.parse
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,8 +61,14 @@ def path_to_url(path: str | os.PathLike[str]) -> str:
 
 
 def url_to_path(url: str) -> Path:
-    parts = urllib.parse.urlsplit(url)
-    return Path(urllib.request.url2pathname(urllib.parse.unquote(parts.path)))
+    """The local path of a ``file:`` URL (unquoted once; not urllib.request, whose import
+    alone pulls in http.client, email and ssl)."""
+    path = urllib.parse.urlsplit(url).path
+    if os.name == "nt":  # pragma: no cover - Windows drive letters and separators
+        from nturl2path import url2pathname
+
+        return Path(url2pathname(path))
+    return Path(urllib.parse.unquote(path))
 
 
 class IndexClient:
