@@ -296,8 +296,6 @@ class Installer:
 
     def _install(self, session: _Session, request: _Request, target: Target, *,
                  dry_run: bool = False) -> InstallResult:
-        from .apply import LinkMode, apply_plan
-
         # The lock spans resolve to apply: the plan is made against what the target
         # holds, and nobody else may change that before the plan is applied.
         with contextlib.nullcontext() if dry_run else target.lock(self.config.lock_timeout):
@@ -307,6 +305,8 @@ class Installer:
             t1 = time.perf_counter()
             timings = {"resolve": t1 - t0}
             if not dry_run:
+                from .apply import LinkMode, apply_plan
+
                 wheels = self._fetch(session, plan.to_install)
                 if request.adjust is not None:
                     wheels = [request.adjust(w) for w in wheels]

@@ -207,7 +207,6 @@ def _print_result(result: InstallResult, out: TextIO, n_resolved: int) -> None:
 def _cmd_install(args: argparse.Namespace) -> int:
     from ..api import Installer
     from ..errors import UsageError
-    from ..report import installation_report
     from ..reqfile import (
         RequirementSet,
         UserRequirement,
@@ -232,6 +231,8 @@ def _cmd_install(args: argparse.Namespace) -> int:
                               upgrade=args.upgrade, force_reinstall=args.force_reinstall,
                               no_deps=args.no_deps, dry_run=args.dry_run)
     if args.report:
+        from ..report import installation_report
+
         assert result.plan is not None
         data = json.dumps(installation_report(result.plan, target.markers), indent=2)
         if args.report == "-":
