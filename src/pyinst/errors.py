@@ -136,6 +136,22 @@ class InvalidWheel(PyinstError):
         self.path = path
 
 
+class InvalidSdist(PyinstError):
+    """A source archive that is broken or would write outside where it is unpacked."""
+
+    def __init__(self, message: str, *, package: str | None = None, path: str | None = None):
+        super().__init__(message, package=package)
+        self.path = path
+
+
+class BuildFailed(PyinstError):
+    """A build backend failed; ``output`` is the tail of what it printed."""
+
+    def __init__(self, message: str, *, package: str | None = None, output: str = ""):
+        super().__init__(message, package=package)
+        self.output = output
+
+
 class InstallError(PyinstError):
     """Writing to the target failed; the target was rolled back to its previous state."""
 
