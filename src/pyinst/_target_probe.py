@@ -66,6 +66,23 @@ def _wheel_dirs():
     return [d for d in out if os.path.isdir(d)]
 
 
+def _base_executable():
+    """The interpreter a virtual environment was made from (itself, outside one)."""
+    base_prefix = getattr(sys, "base_prefix", sys.prefix)
+    if sys.prefix == base_prefix:
+        return sys.executable
+    major, minor = sys.version_info[:2]
+    if os.name == "nt":
+        names = [os.path.join(base_prefix, "python.exe")]
+    else:
+        names = [os.path.join(base_prefix, "bin", n)
+                 for n in (f"python{major}.{minor}", f"python{major}", "python")]
+    for name in names:
+        if os.path.exists(name):
+            return name
+    return getattr(sys, "_base_executable", None) or sys.executable
+
+
 def _libc():
     try:
         name, ver = os.confstr("CS_GNU_LIBC_VERSION").split()  # type: ignore
@@ -81,6 +98,7 @@ def main():
     args = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
     info = {
         "executable": sys.executable,
+        "base_executable": _base_executable(),
         "prefix": sys.prefix,
         "base_prefix": getattr(sys, "base_prefix", sys.prefix),
         "version": list(sys.version_info[:3]),

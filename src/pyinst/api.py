@@ -10,8 +10,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Union
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .apply import PreparedWheel
     from .fetch import Fetcher
     from .index.client import IndexClient
+    from .sources import Sources
 
 RequirementLike = Union[str, Requirement, UserRequirement]
 
@@ -50,15 +51,33 @@ def _user_requirements(items: Iterable[RequirementLike]) -> list[UserRequirement
     return out
 
 
-@dataclass(frozen=True)
 class _Session:
     """One top-level call's view: a fresh index-page memo over the shared HTTP client,
-    cache and pool (so a long-lived Installer never serves stale project pages)."""
+    cache and pool (so a long-lived Installer never serves stale project pages), and
+    the call's source builds (made on first need; `close()` removes their scratch)."""
 
-    client: IndexClient
-    fetcher: Fetcher
-    pool: ThreadPoolExecutor
-    cache_root: Path
+    def __init__(self, client: IndexClient, fetcher: Fetcher, pool: ThreadPoolExecutor,
+                 cache_root: Path, make_sources: Callable[[_Session], Sources]) -> None:
+        self.client = client
+        self.fetcher = fetcher
+        self.pool = pool
+        self.cache_root = cache_root
+        self._make_sources = make_sources
+        self._sources: Sources | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def sources(self) -> Sources:
+        with self._lock:
+            if self._sources is None:
+                self._sources = self._make_sources(self)
+            return self._sources
+
+    def close(self) -> None:
+        with self._lock:
+            sources, self._sources = self._sources, None
+        if sources is not None:
+            sources.close()
 
 
 @dataclass(frozen=True)
@@ -151,7 +170,36 @@ class Installer:
                                                 thread_name_prefix="pyinst")
             client = IndexClient(config or self.config, self._http_client, self._cache)
             return _Session(client, Fetcher(client, self._cache, self._emit), self._pool,
-                            self._cache.root)
+                            self._cache.root, self._make_sources)
+
+    @contextlib.contextmanager
+    def _call(self, config: Config | None = None) -> Iterator[_Session]:
+        """A session for one top-level call, closed (its builds removed) at the end."""
+        session = self._session(config)
+        try:
+            yield session
+        finally:
+            session.close()
+
+    def _make_sources(self, session: _Session) -> Sources:
+        from .build import BuildOptions, SourceBuilder
+        from .sources import Sources
+
+        cfg = self.config
+        constraints = _user_requirements(cfg.build_constraints)
+
+        def provision(requirements: Sequence[str], target: Target) -> None:
+            # build environments are filled by the same pipeline, cache and pool
+            self._install(session, _Request(_user_requirements(requirements), constraints,
+                                            False, False, False), target)
+
+        builder = SourceBuilder(
+            session.cache_root / "tmp", provision,
+            BuildOptions(isolation=cfg.build_isolation,
+                         config_settings=dict(cfg.config_settings),
+                         constraints=cfg.build_constraints),
+            base_environ=cfg.build_environ)
+        return Sources(session.fetcher, session.cache_root, builder)
 
     def _http_client(self) -> httpx.Client:
         """The shared HTTP client, made on first use (importing httpx and loading the
@@ -189,7 +237,8 @@ class Installer:
         """Pin every distribution the requirements need on ``target``."""
         request = _Request(_user_requirements(requirements), _user_requirements(constraints),
                            upgrade, force_reinstall, no_deps)
-        return self._resolve(self._session(), request, target)
+        with self._call() as session:
+            return self._resolve(session, request, target)
 
     def _resolve(self, session: _Session, request: _Request, target: Target, *,
                  prefetch_wheels: bool = False) -> Resolution:
@@ -221,6 +270,8 @@ class Installer:
             allow_prereleases=self.config.allow_prereleases,
             constraints=constraint_map,
             hashes=hashes,
+            editables=frozenset(canonicalize_name(r.requirement.name) for r in reqs
+                                if r.editable),
         )
         on_pin = None
         if prefetch_wheels:
@@ -235,8 +286,9 @@ class Installer:
 
         provider = Provider(client=session.client, fetcher=session.fetcher, target=target,
                             installed=installed, options=options,
-                            binary_allowed=self.config.binary.wheels_allowed,
+                            binary=self.config.binary,
                             config_prereleases=self.config.allow_prereleases,
+                            sources=lambda: session.sources,
                             background=session.pool.submit, on_pin=on_pin)
         resolution = resolve_requirements(provider, [r.requirement for r in reqs],
                                           env=target.markers)
@@ -250,14 +302,39 @@ class Installer:
 
         return make_plan(resolution, installed_distributions(target))
 
-    def fetch(self, pins: Sequence[Pin]) -> list[PreparedWheel]:
-        """Download (in parallel) and verify the wheels of ``pins``."""
-        return self._fetch(self._session(), pins)
+    def fetch(self, pins: Sequence[Pin], target: Target | None = None
+              ) -> list[PreparedWheel]:
+        """Download (in parallel) and verify the wheels of ``pins``; pins of sources are
+        built for ``target`` (required then)."""
+        with self._call() as session:
+            return self._fetch(session, pins, target)
 
-    def _fetch(self, session: _Session, pins: Sequence[Pin]) -> list[PreparedWheel]:
-        futures = [session.pool.submit(self._prepare, session, p, p.link) for p in pins
-                   if p.link is not None]
-        return [f.result() for f in futures]
+    def _fetch(self, session: _Session, pins: Sequence[Pin], target: Target | None
+               ) -> list[PreparedWheel]:
+        """Wheels download on the shared pool; sources build on threads of their own
+        (a build fills its environment through that pool, and must not wait for it
+        from inside it)."""
+        from .sources import is_source_link
+
+        todo = [p for p in pins if p.link is not None]
+        sources = [p for p in todo if p.link is not None and is_source_link(p.link)]
+        futures: dict[str, Future[PreparedWheel]] = {
+            p.name: session.pool.submit(self._prepare, session, p, p.link)
+            for p in todo if p not in sources and p.link is not None}
+        if sources:
+            if target is None:
+                raise ValueError("building from source needs the target to build for")
+            chain = session.sources.chain()
+
+            def build(pin: Pin) -> PreparedWheel:
+                with session.sources.in_chain(chain):
+                    return self._prepare_source(session, pin, target)
+
+            with ThreadPoolExecutor(max_workers=min(4, len(sources)),
+                                    thread_name_prefix="pyinst-build") as builders:
+                for p in sources:
+                    futures[p.name] = builders.submit(build, p)
+        return [futures[p.name].result() for p in todo]
 
     @staticmethod
     def _prepare(session: _Session, pin: Pin, link: Link) -> PreparedWheel:
@@ -270,7 +347,38 @@ class Installer:
             return PreparedWheel(pin=pin, path=session.fetcher.cached_path(link),
                                  unpacked=ready)
         path = session.fetcher.wheel(link, package=pin.name, allowed=pin.allowed_hashes)
-        return PreparedWheel(pin=pin, path=path, unpacked=unpack(pin, path, session.cache_root))
+        unpacked = unpack(pin, path, session.cache_root)
+        if pin.direct and not link.hashes:  # direct_url.json records what was installed
+            pin = _with_sha256(pin, _file_sha256(path))
+        return PreparedWheel(pin=pin, path=path, unpacked=unpacked)
+
+    @staticmethod
+    def _prepare_source(session: _Session, pin: Pin, target: Target) -> PreparedWheel:
+        """Build (or take from the built-wheel cache) a wheel of a source pin, then
+        unpack it like any wheel; the pin keeps the source's link for direct_url.json."""
+        import dataclasses
+
+        from .apply import PreparedWheel
+        from .index.client import path_to_url
+        from .unpack import unpack
+
+        source = pin.link
+        assert source is not None
+        wheel = session.sources.wheel(source, pin.name, target, editable=pin.editable,
+                                      allowed=pin.allowed_hashes)
+        commit = session.sources.commits.get(source.url)
+        if commit is not None:
+            pin = dataclasses.replace(pin, vcs_commit=commit)
+        if pin.direct and not source.hashes:
+            digest = session.sources.archive_sha256(source, pin.allowed_hashes)
+            if digest is not None:
+                pin = _with_sha256(pin, digest)
+        as_wheel = dataclasses.replace(pin, link=Link.from_url(path_to_url(wheel)),
+                                       allowed_hashes={})
+        # wheels of local trees change with their files: unpacked for this call only
+        cacheable = wheel.is_relative_to(session.cache_root / "built")
+        root = session.cache_root if cacheable else session.sources.builder.scratch()
+        return PreparedWheel(pin=pin, path=wheel, unpacked=unpack(as_wheel, wheel, root))
 
     @classmethod
     def _quiet_prepare(cls, session: _Session, pin: Pin, link: Link) -> None:
@@ -292,7 +400,8 @@ class Installer:
         """Resolve, fetch and install; the target is unchanged if anything fails."""
         request = _Request(_user_requirements(requirements), _user_requirements(constraints),
                            upgrade, force_reinstall, no_deps)
-        return self._install(self._session(), request, target, dry_run=dry_run)
+        with self._call() as session:
+            return self._install(session, request, target, dry_run=dry_run)
 
     def _install(self, session: _Session, request: _Request, target: Target, *,
                  dry_run: bool = False) -> InstallResult:
@@ -307,7 +416,7 @@ class Installer:
             if not dry_run:
                 from .apply import LinkMode, apply_plan
 
-                wheels = self._fetch(session, plan.to_install)
+                wheels = self._fetch(session, plan.to_install, target)
                 if request.adjust is not None:
                     wheels = [request.adjust(w) for w in wheels]
                 t2 = time.perf_counter()
@@ -376,17 +485,19 @@ class Installer:
         request = _Request([UserRequirement(req)], [], upgrade, False, True,
                            adjust=lambda w: with_pip_scripts(w, names))
         if not offline:
-            return self._install(self._session(), request, where)
+            with self._call() as session:
+                return self._install(session, request, where)
         bundled = where.interpreter.bundled_wheel_dirs
         if bundled:
             local = self.config.with_(index_urls=(), find_links=bundled, offline=True)
             try:
-                return self._install(self._session(local), request, where)
+                with self._call(local) as session:
+                    return self._install(session, request, where)
             except (ProjectNotFound, NoMatchingVersion, NoCompatibleDistribution):
                 pass  # none bundled that fits: try the cache
         try:
-            return self._install(self._session(self.config.with_(offline=True)), request,
-                                 where)
+            with self._call(self.config.with_(offline=True)) as session:
+                return self._install(session, request, where)
         except (ProjectNotFound, NoMatchingVersion, NoCompatibleDistribution,
                 IndexFetchError) as exc:
             looked = ", ".join(bundled) if bundled else "no ensurepip wheel directory"
@@ -425,10 +536,31 @@ class Installer:
 
         # Targets run on their own short-lived threads: they use the Installer's pool
         # for downloads, and must not wait for it from inside it.
-        with ThreadPoolExecutor(max_workers=max(1, max_workers),
-                                thread_name_prefix="pyinst-provision") as runner:
-            futures = {t: runner.submit(one, t, reqs) for t, reqs in items}
-            return {t: f.result() for t, f in futures.items()}
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, max_workers),
+                                    thread_name_prefix="pyinst-provision") as runner:
+                futures = {t: runner.submit(one, t, reqs) for t, reqs in items}
+                return {t: f.result() for t, f in futures.items()}
+        finally:
+            session.close()
+
+
+def _with_sha256(pin: Pin, digest: str) -> Pin:
+    import dataclasses
+
+    assert pin.link is not None
+    return dataclasses.replace(pin, link=dataclasses.replace(pin.link,
+                                                             hashes={"sha256": digest}))
+
+
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def install(

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from installer.scripts import Script
-from packaging.direct_url import ArchiveInfo, DirectUrl
+from packaging.direct_url import ArchiveInfo, DirectUrl, DirInfo, VcsInfo
 
 from .errors import InstallError, InvalidWheel, PyinstError
 from .events import EventSink, InstallProgress, ignore
@@ -54,10 +54,24 @@ class PreparedWheel:
 
 
 def _direct_url_json(pin: Pin) -> bytes | None:
+    """PEP 610's record of where a directly requested distribution came from."""
     if not pin.direct or pin.link is None:
         return None
-    hashes = dict(pin.link.hashes)
-    info = DirectUrl(url=pin.link.url, archive_info=ArchiveInfo(hashes=hashes or None))
+    from .sdist import is_source_archive
+    from .vcs import is_vcs_url, parse_vcs_url
+
+    link = pin.link
+    if is_vcs_url(link.url):
+        vcs = parse_vcs_url(link.url)
+        info = DirectUrl(url=vcs.repo, subdirectory=vcs.subdirectory,
+                         vcs_info=VcsInfo(vcs="git", commit_id=pin.vcs_commit or "",
+                                          requested_revision=vcs.rev))
+        return json.dumps(info.to_dict(), sort_keys=True).encode()
+    if link.is_file and not link.is_wheel and not is_source_archive(link.filename):
+        info = DirectUrl(url=link.url, dir_info=DirInfo(editable=pin.editable or None))
+        return json.dumps(info.to_dict(), sort_keys=True).encode()
+    hashes = dict(link.hashes)
+    info = DirectUrl(url=link.url, archive_info=ArchiveInfo(hashes=hashes or None))
     return json.dumps(info.to_dict(generate_legacy_hash=bool(hashes)), sort_keys=True).encode()
 
 

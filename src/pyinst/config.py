@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -30,6 +31,11 @@ class BinaryPolicy:
         if name in self.only_binary:
             return True
         return not (name in self.no_binary or ":all:" in self.no_binary)
+
+    def sources_allowed(self, name: str) -> bool:
+        if name in self.no_binary:
+            return True
+        return not (name in self.only_binary or ":all:" in self.only_binary)
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,16 @@ class Config:
     refresh: bool = False
     #: never touch the network: index pages and files come from the cache only
     offline: bool = False
+    #: build sources in isolated environments that pyinst provisions (PEP 518);
+    #: ``False`` builds with what the target environment already has
+    build_isolation: bool = True
+    #: ``--config-settings`` for every build backend
+    config_settings: Mapping[str, str | list[str]] = field(default_factory=dict)
+    #: requirement strings that constrain build environments (``--build-constraint``)
+    build_constraints: tuple[str, ...] = ()
+    #: the environment build backends run with; ``None`` passes on the process's own,
+    #: as any subprocess inherits it (minus PYTHONPATH and friends, for isolation)
+    build_environ: Mapping[str, str] | None = None
 
     @property
     def no_index(self) -> bool:

@@ -20,6 +20,11 @@ from packaging.version import Version
 from .config import BinaryPolicy
 from .models import Link
 
+#: the rank of a source distribution: after every wheel (a wheel of the same version
+#: is always preferred, as pip and uv do)
+SOURCE_RANK = 1 << 30
+SOURCE_REFUSED = "source distribution refused by --only-binary"
+
 
 @dataclass(frozen=True)
 class FileCandidate:
@@ -34,7 +39,7 @@ class FileCandidate:
 
 @dataclass
 class Evaluation:
-    """Links of one project sorted into usable wheels and the reasons for the rest."""
+    """Links of one project sorted into usable files and the reasons for the rest."""
 
     name: NormalizedName
     usable: list[FileCandidate] = field(default_factory=list)
@@ -55,11 +60,10 @@ class Evaluation:
         reasons = [r for _, r in self.rejected]
         if not reasons:
             return "it has no files"
-        if all(r == "source distribution" for r in reasons):
-            return "only source distributions are offered, and building from source is not " \
-                   "supported yet"
+        if all(r == SOURCE_REFUSED for r in reasons):
+            return "only source distributions are offered, and --only-binary refuses them"
         rp = sorted({r for r in reasons if r.startswith("requires Python")})
-        if rp and all(r.startswith("requires Python") or r == "source distribution"
+        if rp and all(r.startswith("requires Python") or r == SOURCE_REFUSED
                       for r in reasons):
             return f"every file {rp[-1]}, and the target has Python {python_version}"
         tags = sorted({r.split(": ", 1)[1] for r in reasons if r.startswith("incompatible tags")})
@@ -67,7 +71,7 @@ class Evaluation:
             shown = ", ".join(tags[:4]) + (", ..." if len(tags) > 4 else "")
             return f"no wheel matches the target's tags (wheels offered for: {shown})"
         if any(r == "binary not allowed" for r in reasons):
-            return "wheels are refused by --no-binary and source builds are not supported yet"
+            return "wheels are refused by --no-binary and there is no source distribution"
         return "; ".join(sorted(set(reasons)))
 
 
@@ -96,9 +100,10 @@ def evaluate_links(
     python_ok: dict[str, bool] = {}
     tag_rank: dict[str, int | None] = {}
     wheels_allowed = binary.wheels_allowed(name)
+    sources_allowed = binary.sources_allowed(name)
     for link in links:
         reason, fc = _evaluate(name, link, ranks, python_version, wheels_allowed,
-                               python_ok, tag_rank)
+                               sources_allowed, python_ok, tag_rank)
         if fc is not None:
             ev.usable.append(fc)
         elif reason:
@@ -112,6 +117,17 @@ def _python_ok(requires_python: str, python_version: Version) -> bool:
     except InvalidSpecifier:
         return True  # a broken attribute is ignored, as pip and uv do
     return spec.contains(python_version, prereleases=True)
+
+
+def _python_verdict(link: Link, python_version: Version, memo: dict[str, bool]) -> str:
+    rp = link.requires_python
+    if rp:
+        ok = memo.get(rp)
+        if ok is None:
+            ok = memo[rp] = _python_ok(rp, python_version)
+        if not ok:
+            return f"requires Python {rp}"
+    return ""
 
 
 def _rank(tag_part: str, ranks: Mapping[Tag, int]) -> int | None:
@@ -129,16 +145,24 @@ def _evaluate(
     ranks: Mapping[Tag, int],
     python_version: Version,
     wheels_allowed: bool,
+    sources_allowed: bool,
     python_memo: dict[str, bool],
     rank_memo: dict[str, int | None],
 ) -> tuple[str, FileCandidate | None]:
     filename = link.filename
     if not link.is_wheel:
         try:
-            sname, _ = parse_sdist_filename(filename)
+            sname, sversion = parse_sdist_filename(filename)
         except InvalidSdistFilename:
             return "", None  # not a distribution at all (a stray link): ignore silently
-        return ("source distribution" if sname == name else ""), None
+        if sname != name:
+            return "", None
+        if not sources_allowed:
+            return SOURCE_REFUSED, None
+        why = _python_verdict(link, python_version, python_memo)
+        if why:
+            return why, None
+        return "", FileCandidate(name=name, version=sversion, link=link, rank=SOURCE_RANK)
     parts = filename[:-4].split("-")
     if len(parts) not in (5, 6):
         return "invalid wheel file name", None
@@ -146,13 +170,9 @@ def _evaluate(
         return "", None
     if not wheels_allowed:
         return "binary not allowed", None
-    rp = link.requires_python
-    if rp:
-        ok = python_memo.get(rp)
-        if ok is None:
-            ok = python_memo[rp] = _python_ok(rp, python_version)
-        if not ok:
-            return f"requires Python {rp}", None
+    why = _python_verdict(link, python_version, python_memo)
+    if why:
+        return why, None
     tag_part = "-".join(parts[-3:])
     if tag_part in rank_memo:
         rank = rank_memo[tag_part]

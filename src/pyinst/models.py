@@ -72,6 +72,10 @@ class Pin:
     metadata: bytes = field(default=b"", repr=False, compare=False)
     #: came from a direct URL requirement (``name @ url``, a path)
     direct: bool = False
+    #: an editable install of a local project (PEP 660)
+    editable: bool = False
+    #: the commit a ``git+`` requirement was built from (known once it is checked out)
+    vcs_commit: str | None = None
     requested: bool = False
     requested_extras: frozenset[str] = frozenset()
     #: hashes the user allowed (``--hash``): algorithm -> digests; one must match

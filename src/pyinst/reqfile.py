@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Callable
 from packaging.requirements import InvalidRequirement as _PkgInvalid
 from packaging.requirements import Requirement
 
-from .errors import InvalidRequirement, NotSupportedYet
+from .errors import InvalidRequirement
 from .index.client import path_to_url, project_from_filename
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
@@ -29,6 +30,8 @@ class UserRequirement:
     hashes: dict[str, list[str]] = field(default_factory=dict)
     source: str | None = None
     line: int | None = None
+    #: ``-e DIR``: install the local project in editable mode (PEP 660)
+    editable: bool = False
 
 
 @dataclass
@@ -52,30 +55,62 @@ def _looks_like_path_or_url(text: str) -> bool:
     return text.endswith(_ARCHIVE_SUFFIXES)
 
 
+def _project_name(directory: Path) -> str | None:
+    """A local project's name, as its pyproject.toml (or a legacy setup.cfg) states it."""
+    pyproject = directory / "pyproject.toml"
+    if pyproject.is_file():
+        if sys.version_info >= (3, 11):
+            import tomllib
+        else:  # pragma: no cover - depends on the running Python
+            import tomli as tomllib
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}
+        stated = data.get("project", {}).get("name")
+        if isinstance(stated, str) and stated:
+            return stated
+    setup_cfg = directory / "setup.cfg"
+    if setup_cfg.is_file():
+        import configparser
+
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(setup_cfg, encoding="utf-8")
+            legacy = parser.get("metadata", "name", fallback=None)
+        except (configparser.Error, OSError):
+            legacy = None
+        if legacy:
+            return str(legacy)
+    return None
+
+
 def parse_requirement(text: str, *, base_dir: Path | None = None,
                       source: str | None = None, line: int | None = None) -> Requirement:
-    """A requirement string, or a path or URL of a wheel (``./dist/x-1.0-py3-none-any.whl``)."""
+    """A requirement string, or a path or URL of a wheel, a source archive or a local
+    project directory (``./dist/x-1.0-py3-none-any.whl``, ``./proj``, ``./proj[extra]``)."""
     text = text.strip()
     if _looks_like_path_or_url(text):
         url_part, _, marker = text.partition(";")
         url_part = url_part.strip()
+        extras = ""
+        m = re.match(r"^(.*?)(\[[^\]]*\])$", url_part)
+        if m and not Path(os.path.expanduser(url_part)).exists():
+            url_part, extras = m.group(1), m.group(2)
         if "://" in url_part or url_part.startswith("file:"):
             url = url_part
+            last = url.split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+            name: str | None = project_from_filename(last)
         else:
             p = Path(os.path.expanduser(url_part))
             if not p.is_absolute() and base_dir is not None:
                 p = base_dir / p
-            if p.is_dir():
-                raise NotSupportedYet(
-                    f"{url_part}: installing a local project directory (building from source) "
-                    "is not supported yet")
             url = path_to_url(p)
-        filename = url.split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-        name = project_from_filename(filename)
+            name = _project_name(p) if p.is_dir() else project_from_filename(p.name)
         if name is None:
             raise InvalidRequirement(f"cannot tell the project name of '{url_part}'; write it "
                                      "as 'name @ URL'", source=source, line=line)
-        text = f"{name} @ {url}" + (f" ; {marker.strip()}" if marker.strip() else "")
+        text = f"{name}{extras} @ {url}" + (f" ; {marker.strip()}" if marker.strip() else "")
     try:
         return Requirement(text)
     except _PkgInvalid as exc:
@@ -202,9 +237,10 @@ def _parse_option_line(line: str, result: RequirementSet, *, base: Path,
                 result.only_binary.update(v.strip() for v in val.split(",") if v.strip())
             elif kind == "no_binary":
                 result.no_binary.update(v.strip() for v in val.split(",") if v.strip())
-            else:
-                raise NotSupportedYet(f"{src}:{lineno}: editable installs (-e) are not "
-                                      "supported yet")
+            else:  # -e / --editable
+                req = parse_requirement(val, base_dir=base, source=src, line=lineno)
+                result.requirements.append(UserRequirement(req, source=src, line=lineno,
+                                                           editable=True))
         elif tok == "--no-index":
             result.no_index = True
         elif tok == "--pre":

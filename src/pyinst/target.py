@@ -50,6 +50,11 @@ class Interpreter:
         return self.prefix != self.base_prefix
 
     @property
+    def base_executable(self) -> str:
+        """The interpreter this one's virtual environment was made from (or itself)."""
+        return str(self.raw.get("base_executable") or self.executable)
+
+    @property
     def bundled_wheel_dirs(self) -> tuple[str, ...]:
         """Directories holding the wheels ensurepip would install (``ensurepip/_bundled``
         and a distribution's ``WHEEL_PKG_DIR``)."""

@@ -70,6 +70,15 @@ def _build_parser() -> argparse.ArgumentParser:
                       help="install from a requirements file (repeatable)")
     inst.add_argument("-c", "--constraint", action="append", default=[], metavar="FILE",
                       help="constrain versions with a constraints file (repeatable)")
+    inst.add_argument("-e", "--editable", action="append", default=[], metavar="DIR",
+                      help="install a local project in editable mode (repeatable)")
+    build = inst.add_argument_group("building from source")
+    build.add_argument("--no-build-isolation", action="store_true",
+                       help="build with what the target environment already has")
+    build.add_argument("-C", "--config-settings", action="append", default=[],
+                       metavar="KEY=VALUE", help="pass a setting to every build backend")
+    build.add_argument("--build-constraint", action="append", default=[], metavar="FILE",
+                       help="constrain what goes into build environments (repeatable)")
     where = inst.add_argument_group("where to install")
     where.add_argument("-p", "--python", metavar="PATH",
                        help="interpreter (or environment directory) to install into; default: "
@@ -159,7 +168,35 @@ def _build_config(args: argparse.Namespace, reqs: RequirementSet) -> Config:
         compile_bytecode=args.compile_bytecode,
         refresh=args.refresh,
         offline=args.offline,
+        build_isolation=not getattr(args, "no_build_isolation", False),
+        config_settings=_config_settings(getattr(args, "config_settings", [])),
+        build_constraints=_build_constraints(getattr(args, "build_constraint", [])),
     )
+
+
+def _config_settings(items: Sequence[str]) -> dict[str, str | list[str]]:
+    from ..errors import UsageError
+
+    settings: dict[str, str | list[str]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--config-settings expects KEY=VALUE, got {item!r}")
+        have = settings.get(key)
+        if have is None:
+            settings[key] = value
+        else:  # a repeated key makes a list, as pip does
+            settings[key] = [*(have if isinstance(have, list) else [have]), value]
+    return settings
+
+
+def _build_constraints(files: Sequence[str]) -> tuple[str, ...]:
+    from ..reqfile import RequirementSet, parse_requirements_file
+
+    found = RequirementSet()
+    for f in files:
+        parse_requirements_file(f, env=os.environ, constraint=True, into=found)
+    return tuple(str(c.requirement) for c in found.constraints)
 
 
 def _build_target(args: argparse.Namespace) -> Target:
@@ -221,6 +258,9 @@ def _cmd_install(args: argparse.Namespace) -> int:
         parse_requirements_file(f, env=os.environ, constraint=True, into=reqs)
     for text in args.requirements:
         reqs.requirements.append(UserRequirement(parse_requirement(text, base_dir=Path.cwd())))
+    for text in args.editable:
+        reqs.requirements.append(UserRequirement(parse_requirement(text, base_dir=Path.cwd()),
+                                                 editable=True))
     if not reqs.requirements:
         raise UsageError("nothing to install: give requirements or -r FILE")
     config = _build_config(args, reqs)

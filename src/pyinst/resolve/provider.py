@@ -7,16 +7,17 @@ import threading
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Union
+from typing import TYPE_CHECKING, Callable, Union
 
 from packaging.metadata import RawMetadata
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 from resolvelib import AbstractProvider
 from resolvelib.structs import RequirementInformation
 
+from ..config import BinaryPolicy
 from ..errors import InvalidWheel
 from ..evaluate import Evaluation, evaluate_links, tag_ranks
 from ..fetch import Fetcher
@@ -25,6 +26,9 @@ from ..installed import read_metadata
 from ..metadata import names_itself, parse_headers
 from ..models import InstalledDistribution, Link
 from ..target import Target
+
+if TYPE_CHECKING:
+    from ..sources import Sources
 
 PYTHON = "<python>"
 
@@ -83,10 +87,15 @@ class Cand:
     installed: InstalledDistribution | None = None
     extras: frozenset[str] = frozenset()
     direct: bool = False
+    editable: bool = False
 
     @property
     def identifier(self) -> str:
         return _ident(self.name, self.extras)
+
+    @property
+    def needs_build(self) -> bool:
+        return self.installed is None and self.link is not None and not self.link.is_wheel
 
     def __str__(self) -> str:
         return f"{self.identifier} {self.version}"
@@ -119,6 +128,8 @@ class ResolveOptions:
     constraints: Mapping[NormalizedName, Sequence[Req]] = field(default_factory=dict)
     #: user hashes (``--hash``): name -> algorithm -> allowed digests
     hashes: Mapping[NormalizedName, Mapping[str, Sequence[str]]] = field(default_factory=dict)
+    #: projects given as ``-e DIR``: built and installed as editables (PEP 660)
+    editables: frozenset[NormalizedName] = frozenset()
 
 
 def to_req(requirement: Requirement, *, text: str | None = None) -> Req:
@@ -140,8 +151,9 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         target: Target,
         installed: Mapping[NormalizedName, InstalledDistribution],
         options: ResolveOptions,
-        binary_allowed: Callable[[str], bool],
+        binary: BinaryPolicy,
         config_prereleases: bool,
+        sources: Callable[[], Sources] | None = None,
         background: Callable[[Callable[[], object]], object] | None = None,
         on_pin: Callable[[Cand], None] | None = None,
     ) -> None:
@@ -153,11 +165,13 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         self._ranks = tag_ranks(target.tags)
         self._python_version = target.interpreter.python_version
         self._env = dict(target.markers)
-        self._binary_allowed = binary_allowed
+        self._binary = binary
+        self._sources = sources
         self._prereleases = config_prereleases or options.allow_prereleases
         self._evaluations: dict[NormalizedName, Evaluation] = {}
         self._metadata: dict[tuple[str, str, str], tuple[bytes, RawMetadata]] = {}
         self._deps: dict[AnyCand, list[AnyReq]] = {}
+        self._direct: dict[tuple[NormalizedName, str], Version] = {}
         self._lock = threading.Lock()
         #: runs a job on a worker thread (fire and forget); used to fetch the index
         #: pages of dependencies while the resolver works on something else
@@ -179,7 +193,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
     def pinned(self, cand: Cand) -> None:
         """The resolver pinned ``cand``: let the caller start fetching its wheel."""
         if self._on_pin is not None and cand.installed is None and cand.link is not None \
-                and not cand.extras:
+                and not cand.extras and not cand.needs_build:
             self._on_pin(cand)
 
     def _quiet_evaluation(self, name: NormalizedName) -> None:
@@ -200,13 +214,10 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         with self._lock:
             ev = self._evaluations.get(name)
         if ev is None:
-            from ..config import BinaryPolicy
-
             page = self._client.project_page(name)
             ev = evaluate_links(
                 name, page.links, ranks=self._ranks, python_version=self._python_version,
-                binary=BinaryPolicy() if self._binary_allowed(name)
-                else BinaryPolicy(no_binary=frozenset({":all:"})),
+                binary=self._binary,
             )
             with self._lock:
                 self._evaluations[name] = ev
@@ -229,6 +240,9 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
             return known
         if cand.installed is not None:
             data = read_metadata(cand.installed)
+        elif cand.needs_build:
+            assert cand.link is not None
+            data = self._source_metadata(cand)
         elif cand.link is not None and cand.link.metadata_hashes is not None:
             data = self._fetcher.metadata(cand.link, package=cand.name)
         elif cand.link is not None:
@@ -240,6 +254,17 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         with self._lock:
             self._metadata[key] = (data, raw)
         return data, raw
+
+    def _source_metadata(self, cand: Cand) -> bytes:
+        assert cand.link is not None
+        if self._sources is None:
+            from ..errors import NotSupportedYet
+
+            raise NotSupportedYet(f"'{cand.name}' {cand.version} needs a build from source, "
+                                  "and this call cannot build", package=cand.name)
+        return self._sources().metadata(cand.link, cand.name, self._target,
+                                      editable=cand.editable,
+                                      allowed=self._options.hashes.get(cand.name))
 
     def _metadata_from_wheel(self, cand: Cand) -> bytes:
         assert cand.link is not None
@@ -349,20 +374,51 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         return out
 
     def _direct_candidate(self, name: NormalizedName, extras: frozenset[str], url: str) -> Cand:
-        link = Link.from_url(url, origin="direct")
-        if not link.is_wheel:
-            from ..errors import NotSupportedYet
+        from ..vcs import is_vcs_url
 
-            raise NotSupportedYet(
-                f"'{name}' from {url}: only wheels can be installed from a URL; building "
-                "from source is not supported yet", package=name)
-        from packaging.utils import parse_wheel_filename
+        # a git URL keeps its #subdirectory= fragment; others may carry a #hash there
+        link = Link(url=url, filename=url.split("#", 1)[0].rsplit("/", 1)[-1],
+                    origin="direct") if is_vcs_url(url) else Link.from_url(url, origin="direct")
+        editable = name in self._options.editables
+        if link.is_wheel:
+            from packaging.utils import parse_wheel_filename
 
-        wname, version, _, _ = parse_wheel_filename(link.filename)
-        if wname != name:
-            raise InvalidWheel(f"'{name} @ {url}': the file is a wheel of '{wname}'",
-                               package=name)
-        return Cand(name=name, version=version, link=link, extras=extras, direct=True)
+            if editable:
+                from ..errors import UsageError
+
+                raise UsageError(f"'{name}': an editable install needs a project directory, "
+                                 f"not a wheel ({link.filename})")
+
+            wname, version, _, _ = parse_wheel_filename(link.filename)
+            if wname != name:
+                raise InvalidWheel(f"'{name} @ {url}': the file is a wheel of '{wname}'",
+                                   package=name)
+            return Cand(name=name, version=version, link=link, extras=extras, direct=True)
+        with self._lock:
+            known = self._direct.get((name, url))
+        if known is not None:
+            return Cand(name=name, version=known, link=link, extras=extras, direct=True,
+                        editable=editable)
+        # A source: its version is whatever its metadata says (an sdist's file name
+        # may say it too, but the metadata decides)
+        probe = Cand(name=name, version=Version("0"), link=link, direct=True,
+                     editable=editable)
+        data = self._source_metadata(probe)
+        raw = parse_headers(data)
+        said_name, said_version = raw.get("name"), raw.get("version")
+        try:
+            version = Version(said_version or "")
+        except InvalidVersion:
+            raise InvalidWheel(f"'{name} @ {url}': its metadata has an invalid version "
+                               f"{said_version!r}", package=name) from None
+        if said_name is None or canonicalize_name(said_name) != name:
+            raise InvalidWheel(f"'{name} @ {url}': the project there is named "
+                               f"'{said_name}'", package=name)
+        with self._lock:
+            self._direct[(name, url)] = version
+            self._metadata[(name, str(version), link.url)] = (data, raw)
+        return Cand(name=name, version=version, link=link, extras=extras, direct=True,
+                    editable=editable)
 
     @staticmethod
     def _spec_ok(req: Req, version: Version) -> bool:
