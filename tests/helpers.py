@@ -134,7 +134,9 @@ def build_sdist(name: str, version: str, out_dir: Path) -> Path:
 
 def wheel_metadata(path: Path) -> bytes:
     with zipfile.ZipFile(path) as zf:
-        name = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+        # the wheel's own .dist-info is at the top (flit-core vendors another one deeper)
+        name = next(n for n in zf.namelist()
+                    if n.count("/") == 1 and n.endswith(".dist-info/METADATA"))
         return zf.read(name)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Callable
@@ -236,7 +237,10 @@ def test_direct_wheel_path_records_direct_url(repo: dict[str, list],
     assert result.installed == (("helper", "1.0"),)
     direct = json.loads((site_packages(python) / "helper-1.0.dist-info" /
                          "direct_url.json").read_text())
-    assert direct["url"] == wheel.as_uri() and "archive_info" in direct
+    assert direct["url"] == wheel.as_uri()
+    # the hash of what was installed, as pip records it
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert direct["archive_info"]["hashes"] == {"sha256": digest}
     assert pip(python, "check").returncode == 0
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pyinst.errors import InvalidRequirement, NotSupportedYet
+from pyinst.errors import InvalidRequirement
 from pyinst.reqfile import parse_requirement, parse_requirements_file
 
 
@@ -48,14 +48,32 @@ def test_errors_name_file_and_line(tmp_path: Path) -> None:
     f.write_text("--frobnicate\n")
     with pytest.raises(InvalidRequirement):
         parse_requirements_file(f)
-    f.write_text("-e .\n")
-    with pytest.raises(NotSupportedYet):
+    f.write_text("-e .\n")  # a directory with no project in it
+    with pytest.raises(InvalidRequirement, match=r"r.txt:1: cannot tell the project name of"):
         parse_requirements_file(f)
     f.write_text("-r r.txt\n")
     with pytest.raises(InvalidRequirement, match="loop"):
         parse_requirements_file(f)
     with pytest.raises(InvalidRequirement, match="cannot read"):
         parse_requirements_file(tmp_path / "missing.txt")
+
+
+def test_local_projects_editables_and_extras(tmp_path: Path) -> None:
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "pyproject.toml").write_text('[project]\nname = "My_Proj"\nversion = "1"\n')
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "setup.py").write_text("")
+    (legacy / "setup.cfg").write_text("[metadata]\nname = old-style\n")
+    req = parse_requirement("./proj[fast]", base_dir=tmp_path)
+    assert (req.name, req.extras, req.url) == ("My_Proj", {"fast"}, proj.as_uri())
+    f = tmp_path / "r.txt"
+    f.write_text("-e ./proj\n./legacy ; python_version >= '3'\n")
+    parsed = parse_requirements_file(f)
+    assert [(r.requirement.name, r.editable) for r in parsed.requirements] == [
+        ("My_Proj", True), ("old-style", False)]
+    assert parsed.requirements[1].requirement.marker is not None
 
 
 def test_paths_and_urls_to_wheels(tmp_path: Path) -> None:

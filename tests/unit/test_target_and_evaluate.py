@@ -49,11 +49,17 @@ def test_evaluation_ranks_and_reasons() -> None:
     ev = evaluate_links("p", links, ranks=tag_ranks(target.tags), python_version=v,  # type: ignore[arg-type]
                         binary=BinaryPolicy())
     best = ev.best_by_version()
-    assert list(best) == [Version("1.0")]
+    assert sorted(best) == [Version("1.0"), Version("2.0")]
     assert "manylinux" in best[Version("1.0")].link.filename  # the more specific tag wins
+    assert best[Version("2.0")].link.filename == "p-2.0.tar.gz"  # only the sdist fits
     reasons = sorted(r for _, r in ev.rejected)
     assert reasons == ["incompatible tags: cp27-cp27m-win32", "invalid wheel file name",
-                       "requires Python >=99", "source distribution"]
+                       "requires Python >=99"]
+    wheels_only = BinaryPolicy(only_binary=frozenset({":all:"}))
     none = evaluate_links("p", links[2:4], ranks=tag_ranks(target.tags), python_version=v,  # type: ignore[arg-type]
-                          binary=BinaryPolicy())
+                          binary=wheels_only)
     assert "every file requires Python >=99" in none.explain(v)
+    sdist_only = evaluate_links("p", links[3:4], ranks=tag_ranks(target.tags),  # type: ignore[arg-type]
+                                python_version=v, binary=wheels_only)
+    assert sdist_only.explain(v) == ("only source distributions are offered, and "
+                                     "--only-binary refuses them")
