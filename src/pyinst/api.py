@@ -22,7 +22,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from . import __version__
 from .cache import Cache
 from .config import Config
-from .errors import PyinstError
+from .errors import InvalidWheel, PyinstError
 from .events import Event, EventSink, ResolveFinished, ResolveStarted, TargetFinished, ignore
 from .models import InstallPlan, InstallResult, Link, Pin, Resolution
 from .reqfile import UserRequirement, parse_requirement
@@ -246,7 +246,8 @@ class Installer:
         from .resolve import Provider, ResolveOptions, resolve_requirements, to_req
         from .resolve.provider import Cand
 
-        reqs, cons = request.requirements, request.constraints
+        reqs = self._name_local_projects(session, request.requirements, target)
+        cons = request.constraints
         t0 = time.perf_counter()
         self._emit(ResolveStarted(target.describe_location()))
         installed = installed_distributions(target)
@@ -295,6 +296,33 @@ class Installer:
         self._emit(ResolveFinished(target.describe_location(), len(resolution),
                                    time.perf_counter() - t0))
         return resolution
+
+    @staticmethod
+    def _name_local_projects(session: _Session, reqs: list[UserRequirement], target: Target
+                             ) -> list[UserRequirement]:
+        """Local projects that do not state their name (a setup.py-only project, a
+        dynamic name) are named by their metadata, prepared before resolution."""
+        import dataclasses
+
+        from .metadata import parse_headers
+        from .reqfile import is_unnamed
+
+        out = []
+        for ur in reqs:
+            req = ur.requirement
+            if is_unnamed(req):
+                assert req.url is not None
+                link = Link.from_url(req.url, origin="direct")
+                where = link.url.removeprefix("file://")
+                data = session.sources.metadata(link, where, target, editable=ur.editable)
+                name = parse_headers(data).get("name")
+                if not name:
+                    raise InvalidWheel(f"the project at {where} has metadata without a name",
+                                       package=where)
+                named = Requirement(str(req).replace(req.name, name, 1))
+                ur = dataclasses.replace(ur, requirement=named)
+            out.append(ur)
+        return out
 
     def plan(self, resolution: Resolution, target: Target) -> InstallPlan:
         from .installed import installed_distributions
@@ -378,7 +406,8 @@ class Installer:
         # wheels of local trees change with their files: unpacked for this call only
         cacheable = wheel.is_relative_to(session.cache_root / "built")
         root = session.cache_root if cacheable else session.sources.builder.scratch()
-        return PreparedWheel(pin=pin, path=wheel, unpacked=unpack(as_wheel, wheel, root))
+        return PreparedWheel(pin=pin, path=wheel, unpacked=unpack(as_wheel, wheel, root),
+                             ephemeral=not cacheable)
 
     @classmethod
     def _quiet_prepare(cls, session: _Session, pin: Pin, link: Link) -> None:

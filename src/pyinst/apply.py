@@ -51,6 +51,9 @@ class PreparedWheel:
     pin: Pin
     path: Path
     unpacked: UnpackedWheel
+    #: unpacked into the call's scratch (a wheel built from a local tree), which goes
+    #: away when the call ends: hard links and copies survive that, symlinks would not
+    ephemeral: bool = False
 
 
 def _direct_url_json(pin: Pin) -> bytes | None:
@@ -188,6 +191,8 @@ def python_files(w: PreparedWheel, target: Target) -> list[Path]:
 
 def install_unpacked(w: PreparedWheel, target: Target, tx: Transaction, mode: LinkMode) -> None:
     u = w.unpacked
+    if w.ephemeral and mode is LinkMode.SYMLINK:
+        mode = LinkMode.COPY
     writer = _Writer(target, tx, mode)
     for name, module, attr, section in u.scripts:
         writer.script(name, module, attr, section)

@@ -55,6 +55,21 @@ def _looks_like_path_or_url(text: str) -> bool:
     return text.endswith(_ARCHIVE_SUFFIXES)
 
 
+#: the name a local project gets until its metadata (built before resolution) names it
+_UNNAMED_PREFIX = "pyinst-unnamed-project-"
+
+
+def unnamed_placeholder(url: str) -> str:
+    import hashlib
+
+    return _UNNAMED_PREFIX + hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+def is_unnamed(requirement: Requirement) -> bool:
+    """Whether ``requirement`` is a local project whose name only its metadata knows."""
+    return requirement.name.startswith(_UNNAMED_PREFIX) and requirement.url is not None
+
+
 def _project_name(directory: Path) -> str | None:
     """A local project's name, as its pyproject.toml (or a legacy setup.cfg) states it."""
     pyproject = directory / "pyproject.toml"
@@ -106,7 +121,15 @@ def parse_requirement(text: str, *, base_dir: Path | None = None,
             if not p.is_absolute() and base_dir is not None:
                 p = base_dir / p
             url = path_to_url(p)
-            name = _project_name(p) if p.is_dir() else project_from_filename(p.name)
+            if p.is_dir():
+                if not ((p / "pyproject.toml").exists() or (p / "setup.py").exists()):
+                    raise InvalidRequirement(f"'{url_part}' is a directory without "
+                                             "pyproject.toml or setup.py", source=source,
+                                             line=line)
+                # a project that does not state its name statically: its metadata will
+                name = _project_name(p) or unnamed_placeholder(url)
+            else:
+                name = project_from_filename(p.name)
         if name is None:
             raise InvalidRequirement(f"cannot tell the project name of '{url_part}'; write it "
                                      "as 'name @ URL'", source=source, line=line)

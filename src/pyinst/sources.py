@@ -53,6 +53,7 @@ class Sources:
         #: git URL -> the commit checked out for it (for direct_url.json)
         self.commits: dict[str, str] = {}
         self._digests: dict[str, str] = {}
+        self._metadata: dict[tuple[str, str, bool], bytes] = {}
 
     def close(self) -> None:
         self.builder.close()
@@ -123,12 +124,21 @@ class Sources:
 
     def metadata(self, link: Link, package: str, target: Target, *, editable: bool = False,
                  allowed: Mapping[str, Sequence[str]] | None = None) -> bytes:
+        key = (link.url, target.python, editable)
+        with self._lock:
+            known = self._metadata.get(key)
+        if known is not None:
+            return known
         cached = None if editable else self._cached_wheel(link, target, allowed)
         if cached is not None:
-            return _wheel_metadata(cached, package)
-        with self._building(package):
-            tree = self.tree(link, package, editable=editable, allowed=allowed)
-            return self.builder.metadata(tree, target, package=package, editable=editable)
+            data = _wheel_metadata(cached, package)
+        else:
+            with self._building(package):
+                tree = self.tree(link, package, editable=editable, allowed=allowed)
+                data = self.builder.metadata(tree, target, package=package, editable=editable)
+        with self._lock:
+            self._metadata[key] = data
+        return data
 
     def wheel(self, link: Link, package: str, target: Target, *, editable: bool = False,
               allowed: Mapping[str, Sequence[str]] | None = None) -> Path:

@@ -258,3 +258,18 @@ def test_no_build_isolation_config_settings_and_a_source_url(
         (tmp_path / "sdists" / "tiny-1.0.tar.gz").read_bytes()).hexdigest()
     bad = _install(source_index, python, tmp_path / "cache", "-C", "novalue", "tiny")
     assert bad.returncode == 2 and "--config-settings expects KEY=VALUE" in bad.stderr
+
+
+def test_symlink_mode_copies_what_was_built_from_a_local_tree(
+        source_index: IndexServer, tmp_path: Path,
+        venv_factory: Callable[[str], Path]) -> None:
+    from buildsupport import tiny_project
+
+    project = tiny_project(tmp_path / "local", "localtiny", "1.0")
+    python = venv_factory("3.12")
+    proc = _install(source_index, python, tmp_path / "cache", "--link-mode", "symlink",
+                    str(project))
+    assert proc.returncode == 0, proc.stderr
+    module = Path(run_in(python, "import localtiny; print(localtiny.__file__)"))
+    assert not module.is_symlink()  # the build's scratch is gone; a link would dangle
+    assert run_in(python, "import localtiny; print(localtiny.VALUE)") == "1.0"

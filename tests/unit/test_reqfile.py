@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from pyinst.errors import InvalidRequirement
-from pyinst.reqfile import parse_requirement, parse_requirements_file
+from pyinst.reqfile import is_unnamed, parse_requirement, parse_requirements_file
 
 
 def test_full_syntax(tmp_path: Path) -> None:
@@ -49,7 +49,7 @@ def test_errors_name_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(InvalidRequirement):
         parse_requirements_file(f)
     f.write_text("-e .\n")  # a directory with no project in it
-    with pytest.raises(InvalidRequirement, match=r"r.txt:1: cannot tell the project name of"):
+    with pytest.raises(InvalidRequirement, match=r"r\.txt:1: '\.' is a directory without"):
         parse_requirements_file(f)
     f.write_text("-r r.txt\n")
     with pytest.raises(InvalidRequirement, match="loop"):
@@ -74,6 +74,11 @@ def test_local_projects_editables_and_extras(tmp_path: Path) -> None:
     assert [(r.requirement.name, r.editable) for r in parsed.requirements] == [
         ("My_Proj", True), ("old-style", False)]
     assert parsed.requirements[1].requirement.marker is not None
+    # a project whose name only its metadata knows gets a placeholder until it is built
+    (tmp_path / "dynamic").mkdir()
+    (tmp_path / "dynamic" / "setup.py").write_text("")
+    assert is_unnamed(parse_requirement("./dynamic", base_dir=tmp_path))
+    assert not is_unnamed(req)
 
 
 def test_paths_and_urls_to_wheels(tmp_path: Path) -> None:
