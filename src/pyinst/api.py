@@ -30,6 +30,7 @@ from .target import Target
 
 if TYPE_CHECKING:
     import httpx
+    from packaging.pylock import Pylock
 
     from .apply import PreparedWheel
     from .fetch import Fetcher
@@ -92,6 +93,13 @@ class _Request:
     #: a last word on each fetched wheel before it is installed (bootstrap names pip's
     #: commands with it)
     adjust: Callable[[PreparedWheel], PreparedWheel] | None = None
+    #: hash-checking mode (``--require-hashes``); also on when any requirement has a hash
+    require_hashes: bool = False
+
+    @property
+    def hash_mode(self) -> bool:
+        return self.require_hashes or any(
+            ur.hashes for ur in [*self.requirements, *self.constraints])
 
 
 class Installer:
@@ -248,6 +256,8 @@ class Installer:
 
         reqs = self._name_local_projects(session, request.requirements, target)
         cons = request.constraints
+        if request.hash_mode:
+            _check_pinned_and_hashed(reqs, cons)
         t0 = time.perf_counter()
         self._emit(ResolveStarted(target.describe_location()))
         installed = installed_distributions(target)
@@ -295,7 +305,22 @@ class Installer:
                                           env=target.markers)
         self._emit(ResolveFinished(target.describe_location(), len(resolution),
                                    time.perf_counter() - t0))
+        if request.hash_mode:
+            _check_every_file_hashed(resolution)
         return resolution
+
+    def _apply_workers(self) -> int:
+        """Threads for linking files into a target: about one per core (measured: more
+        threads than cores make it slower, the work being mostly system time)."""
+        return max(1, min(self.config.max_workers, os.cpu_count() or 1, 4))
+
+    def _compile(self, wheels: Sequence[PreparedWheel], target: Target) -> None:
+        if self.config.compile_bytecode:
+            from .apply import python_files
+            from .bytecode import compile_files
+
+            compile_files(target.python, [f for w in wheels for f in python_files(w, target)],
+                          workers=self.config.max_workers)
 
     @staticmethod
     def _name_local_projects(session: _Session, reqs: list[UserRequirement], target: Target
@@ -369,9 +394,13 @@ class Installer:
         from .apply import PreparedWheel
         from .unpack import cached_unpacked, unpack
 
-        # A wheel whose index hash names a verified unpacked tree is not read again.
+        # A wheel whose index hash names a verified unpacked tree is not read again
+        # (the tree was made from a file that had that very sha256, so a lock's or
+        # --hash's sha256 that names it is checked too).
         ready = cached_unpacked(pin, session.cache_root)
-        if ready is not None and not pin.allowed_hashes:
+        allowed = pin.allowed_hashes
+        if ready is not None and (not allowed or link.hashes.get("sha256") in
+                                  allowed.get("sha256", ())):
             return PreparedWheel(pin=pin, path=session.fetcher.cached_path(link),
                                  unpacked=ready)
         path = session.fetcher.wheel(link, package=pin.name, allowed=pin.allowed_hashes)
@@ -425,10 +454,14 @@ class Installer:
         force_reinstall: bool = False,
         no_deps: bool = False,
         dry_run: bool = False,
+        require_hashes: bool = False,
     ) -> InstallResult:
-        """Resolve, fetch and install; the target is unchanged if anything fails."""
+        """Resolve, fetch and install; the target is unchanged if anything fails.
+
+        ``require_hashes`` (or any requirement with hashes) turns on hash-checking mode:
+        every requirement pinned with ``==`` and hashed, every file checked."""
         request = _Request(_user_requirements(requirements), _user_requirements(constraints),
-                           upgrade, force_reinstall, no_deps)
+                           upgrade, force_reinstall, no_deps, require_hashes=require_hashes)
         with self._call() as session:
             return self._install(session, request, target, dry_run=dry_run)
 
@@ -450,14 +483,8 @@ class Installer:
                     wheels = [request.adjust(w) for w in wheels]
                 t2 = time.perf_counter()
                 apply_plan(plan, wheels, target, self._emit, LinkMode(self.config.link_mode),
-                           session.pool)
-                if self.config.compile_bytecode:
-                    from .apply import python_files
-                    from .bytecode import compile_files
-
-                    compile_files(target.python,
-                                  [f for w in wheels for f in python_files(w, target)],
-                                  workers=self.config.max_workers)
+                           self._apply_workers())
+                self._compile(wheels, target)
                 t3 = time.perf_counter()
                 timings.update(prepare=t2 - t1, install=t3 - t2)
         return InstallResult(
@@ -535,6 +562,116 @@ class Installer:
                 f"interpreter ({looked}) and none in the cache ({exc}); run without "
                 "--offline to fetch one", package="pip") from exc
 
+    def lock(
+        self,
+        requirements: Iterable[RequirementLike],
+        target: Target,
+        *,
+        constraints: Iterable[RequirementLike] = (),
+        lock_dir: str | os.PathLike[str] | None = None,
+    ) -> Pylock:
+        """A PEP 751 lock of what ``requirements`` resolve to on ``target`` (what the
+        target has installed is ignored). Paths in it are relative to ``lock_dir``."""
+        from .lock import make_lock
+        from .sources import is_source_link
+
+        request = _Request(_user_requirements(requirements), _user_requirements(constraints),
+                           False, True, False)
+        with self._call() as session:
+            resolution = self._resolve(session, request, target)
+            sizes: dict[str, int] = {}
+            pins = {}
+            for pin in resolution:
+                link = pin.link
+                if link is None or not (link.is_wheel or is_source_link(link)):
+                    continue
+                local = session.fetcher.cached_path(link)
+                strong = any(k in ("sha256", "sha384", "sha512") for k in link.hashes)
+                if not strong and not link.url.startswith("git+") and (
+                        link.is_wheel or link.filename.endswith((".tar.gz", ".zip"))):
+                    # the index gave no usable hash: the file itself says
+                    local = session.fetcher.wheel(link, package=pin.name)
+                    pin = _with_sha256(pin, _file_sha256(local))
+                if link.size is None and local.is_file():
+                    sizes[link.url] = local.stat().st_size
+                pins[pin.name] = pin
+            if pins:
+                import dataclasses
+
+                resolution = dataclasses.replace(
+                    resolution, pins={n: pins.get(n, p) for n, p in resolution.pins.items()})
+            commits = dict(session.sources.commits) if any(
+                p.link is not None and p.link.url.startswith("git+") for p in resolution) \
+                else {}
+            return make_lock(resolution, target,
+                             lock_dir=Path(lock_dir) if lock_dir else Path.cwd(),
+                             sizes=sizes, commits=commits,
+                             created_by=f"pyinst {__version__}")
+
+    def install_lock(
+        self,
+        lock: str | os.PathLike[str] | Pylock,
+        target: Target,
+        *,
+        extras: Iterable[str] = (),
+        groups: Iterable[str] | None = None,
+        sync: bool = False,
+        keep: Iterable[str] = (),
+        lock_dir: str | os.PathLike[str] | None = None,
+        dry_run: bool = False,
+    ) -> InstallResult:
+        """Install exactly what a PEP 751 lock selects for ``target``: no resolution, no
+        index page, every file hash-checked. With ``sync``, also remove what the lock
+        does not list (but not the distributions named in ``keep``)."""
+        from .apply import LinkMode, apply_plan
+        from .installed import installed_distributions
+        from .lock import load_lock, pins_from_lock, plan_lock
+
+        if isinstance(lock, (str, os.PathLike)):
+            path = Path(lock)
+            pylock = load_lock(path)
+            base = Path(lock_dir) if lock_dir else path.resolve().parent
+        else:
+            pylock, base = lock, Path(lock_dir) if lock_dir else Path.cwd()
+        pins = pins_from_lock(pylock, base, target, extras=list(extras),
+                              groups=list(groups) if groups is not None else None)
+        with self._call() as session, \
+                contextlib.nullcontext() if dry_run else target.lock(self.config.lock_timeout):
+            t0 = time.perf_counter()
+            pins = [self._versioned(session, p, target) for p in pins]
+            plan = plan_lock(pins, installed_distributions(target), sync=sync, keep=list(keep))
+            timings = {"resolve": time.perf_counter() - t0}
+            if not dry_run:
+                wheels = self._fetch(session, plan.to_install, target)
+                t2 = time.perf_counter()
+                apply_plan(plan, wheels, target, self._emit, LinkMode(self.config.link_mode),
+                           self._apply_workers())
+                self._compile(wheels, target)
+                timings.update(prepare=t2 - t0 - timings["resolve"],
+                               install=time.perf_counter() - t2)
+        return InstallResult(
+            installed=tuple((p.name, str(p.version)) for p in plan.to_install),
+            removed=tuple((d.name, str(d.version)) for d in plan.to_remove),
+            already_satisfied=tuple((p.name, str(p.version)) for p in plan.already_satisfied),
+            plan=plan, resolution=Resolution(pins={p.name: p for p in pins}),
+            dry_run=dry_run, timings=timings)
+
+    @staticmethod
+    def _versioned(session: _Session, pin: Pin, target: Target) -> Pin:
+        """A lock may leave out the version of a directory or git package: its metadata
+        says it."""
+        import dataclasses
+
+        from packaging.version import Version
+
+        from .metadata import parse_headers
+
+        if pin.version != Version("0") or pin.link is None or pin.link.is_wheel:
+            return pin
+        raw = parse_headers(session.sources.metadata(pin.link, pin.name, target,
+                                                     editable=pin.editable))
+        return dataclasses.replace(pin, version=Version(raw.get("version") or "0"))
+
     def provision(
         self,
         targets: Mapping[Target, Iterable[RequirementLike]],
@@ -572,6 +709,37 @@ class Installer:
                 return {t: f.result() for t, f in futures.items()}
         finally:
             session.close()
+
+
+def _check_pinned_and_hashed(reqs: Sequence[UserRequirement],
+                             cons: Sequence[UserRequirement]) -> None:
+    """Hash-checking mode, as pip's: every requirement pinned with == and hashed."""
+    from .errors import HashRequired
+
+    hashed = {canonicalize_name(c.requirement.name) for c in cons if c.hashes}
+    for ur in reqs:
+        req = ur.requirement
+        exact = req.url is not None or (len(req.specifier) == 1 and all(
+            s.operator in ("==", "===") and not s.version.endswith(".*")
+            for s in req.specifier))
+        if not exact:
+            raise HashRequired(f"hash-checking mode: '{req}' must be pinned with == (every "
+                               "requirement must name one exact version)",
+                               package=req.name)
+        if not ur.hashes and canonicalize_name(req.name) not in hashed:
+            raise HashRequired(f"hash-checking mode: '{req}' has no --hash (every "
+                               "requirement must be hashed)", package=req.name)
+
+
+def _check_every_file_hashed(resolution: Resolution) -> None:
+    from .errors import HashRequired
+
+    missing = [p for p in resolution if p.link is not None and not p.allowed_hashes]
+    if missing:
+        names = ", ".join(f"{p.name}=={p.version}" for p in missing)
+        raise HashRequired(f"hash-checking mode: these dependencies have no --hash: {names} "
+                           "(add each, pinned and hashed, to the requirements)",
+                           package=missing[0].name)
 
 
 def _with_sha256(pin: Pin, digest: str) -> Pin:

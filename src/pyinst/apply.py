@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 from collections.abc import Sequence
-from concurrent.futures import Executor, wait
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -231,10 +231,11 @@ def _install_one(w: PreparedWheel, target: Target, tx: Transaction, mode: LinkMo
 
 def apply_plan(plan: InstallPlan, wheels: Sequence[PreparedWheel], target: Target,
                emit: EventSink = ignore, mode: LinkMode = LinkMode.HARDLINK,
-               executor: Executor | None = None) -> None:
+               workers: int = 1) -> None:
     """Remove what the plan replaces and install its (already verified) wheels; all or
-    nothing. With an ``executor`` the wheels are installed side by side: a link is
-    cheap, but creating directories waits on the disk, and threads overlap the waits."""
+    nothing. With ``workers`` > 1 the wheels are installed side by side, each thread with
+    its own journal. Most of an install is system time (mkdir, link); more threads than
+    cores only trade it for GIL hand-offs, so callers pass about the core count."""
     tx = Transaction(Path(target.scheme["purelib"]))
     where = target.describe_location()
     try:
@@ -242,22 +243,24 @@ def apply_plan(plan: InstallPlan, wheels: Sequence[PreparedWheel], target: Targe
             remove_distribution(dist, target, tx)
         progress = [InstallProgress(where, w.pin.name, str(w.pin.version), n, len(wheels))
                     for n, w in enumerate(wheels, start=1)]
-        if executor is None or len(wheels) < 2 or _overlapping(wheels, target):
+        if workers < 2 or len(wheels) < 2 or _overlapping(wheels, target):
             for w, event in zip(wheels, progress):
                 emit(event)
                 _install_one(w, target, tx, mode)
         else:
             def one(w: PreparedWheel, event: InstallProgress) -> None:
                 emit(event)
-                _install_one(w, target, tx, mode)
+                _install_one(w, target, tx.child(), mode)  # its own, uncontended journal
 
-            futures = [executor.submit(one, w, e) for w, e in zip(wheels, progress)]
-            try:
-                wait(futures)
-            finally:  # interrupted too: nothing may still be writing during a rollback
-                for fut in futures:
-                    fut.cancel()
-                wait(futures)
+            with ThreadPoolExecutor(max_workers=workers,
+                                    thread_name_prefix="pyinst-apply") as pool:
+                futures = [pool.submit(one, w, e) for w, e in zip(wheels, progress)]
+                try:
+                    wait(futures)
+                finally:  # interrupted too: nothing may still be writing during a rollback
+                    for fut in futures:
+                        fut.cancel()
+                    wait(futures)
             for fut in futures:
                 fut.result()
     except BaseException:

@@ -128,6 +128,10 @@ class HashMismatch(PyinstError):
         self.got = got
 
 
+class HashRequired(PyinstError):
+    """Hash-checking mode: a requirement is not pinned, or a file has no hash to check."""
+
+
 class InvalidWheel(PyinstError):
     """A wheel (or its metadata) that is broken or does not describe what it claims."""
 

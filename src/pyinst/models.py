@@ -29,6 +29,8 @@ class Link:
     metadata_hashes: Mapping[str, str] | None = field(default=None, hash=False)
     #: which index (or find-links location) listed it
     origin: str = ""
+    #: the file's size in bytes, when the index said (PEP 700)
+    size: int | None = field(default=None, compare=False)
 
     @classmethod
     def from_url(cls, url: str, **kw: object) -> Link:

@@ -17,6 +17,8 @@ from packaging.requirements import Requirement
 from .errors import InvalidRequirement
 from .index.client import path_to_url, project_from_filename
 
+#: the algorithms ``--hash`` accepts (as pip: md5 and sha1 are too weak)
+ALLOWED_HASHES = ("sha256", "sha384", "sha512")
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
 _ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar")
@@ -45,6 +47,8 @@ class RequirementSet:
     pre: bool = False
     only_binary: set[str] = field(default_factory=set)
     no_binary: set[str] = field(default_factory=set)
+    #: ``--require-hashes`` in the file
+    require_hashes: bool = False
 
 
 def _looks_like_path_or_url(text: str) -> bool:
@@ -182,9 +186,14 @@ def parse_requirements_file(
     read: Callable[[Path], str] = lambda p: p.read_text(encoding="utf-8"),
     _seen: set[Path] | None = None,
 ) -> RequirementSet:
-    """Parse a requirements (or constraints) file, following nested ``-r``/``-c``."""
+    """Parse a requirements (or constraints) file, following nested ``-r``/``-c``.
+    A ``.py`` file gives its PEP 723 inline script dependencies."""
     result = into if into is not None else RequirementSet()
     file = Path(path)
+    if file.suffix == ".py":
+        (result.constraints if constraint else result.requirements).extend(
+            script_requirements(file))
+        return result
     seen = _seen if _seen is not None else set()
     key = file.resolve()
     if key in seen:
@@ -198,7 +207,10 @@ def parse_requirements_file(
                                  source=str(file)) from None
     base = file.parent
     src = str(file)
-    for lineno, line in _logical_lines(text):
+    for n, (lineno, line) in enumerate(_logical_lines(text)):
+        if n == 0 and line.startswith("lock-version"):
+            raise InvalidRequirement("this looks like a PEP 751 lock; lock files must be "
+                                     "named pylock.toml or pylock.NAME.toml", source=src)
         line = _ENV_VAR.sub(lambda m: env.get(m.group(1), m.group(0)), line)
         if line.startswith("-"):
             _parse_option_line(line, result, base=base, env=env, src=src, lineno=lineno,
@@ -219,6 +231,10 @@ def _split_hashes(line: str, *, src: str, lineno: int) -> tuple[str, dict[str, l
         if not m:
             raise InvalidRequirement(f"bad option '{opt.strip()}': expected "
                                      "--hash=ALGORITHM:HEXDIGEST", source=src, line=lineno)
+        if m.group(1) not in ALLOWED_HASHES:
+            raise InvalidRequirement(f"--hash={m.group(1)}:... uses a weak or unknown "
+                                     f"algorithm; use one of {', '.join(ALLOWED_HASHES)}",
+                                     source=src, line=lineno)
         hashes.setdefault(m.group(1), []).append(m.group(2).lower())
     if len(parts) == 1 and " --" in line:
         raise InvalidRequirement(f"unsupported option in '{line}'", source=src, line=lineno)
@@ -268,6 +284,96 @@ def _parse_option_line(line: str, result: RequirementSet, *, base: Path,
             result.no_index = True
         elif tok == "--pre":
             result.pre = True
+        elif tok == "--require-hashes":
+            result.require_hashes = True
         else:
             raise InvalidRequirement(f"unsupported option '{tok}'", source=src, line=lineno)
         i += 1
+
+
+# -- PEP 735 dependency groups and PEP 723 inline script metadata -------------------------
+
+
+def _load_toml(path: Path, what: str) -> dict[str, object]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - depends on the running Python
+        import tomli as tomllib
+    try:
+        data: dict[str, object] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidRequirement(f"cannot read {what}: {exc.strerror}", source=str(path)) \
+            from None
+    except ValueError as exc:
+        raise InvalidRequirement(f"{what} is not valid TOML: {exc}", source=str(path)) \
+            from None
+    return data
+
+
+def group_requirements(spec: str, *, base_dir: Path) -> list[UserRequirement]:
+    """The requirements of ``--group [PATH:]NAME`` (PEP 735; PATH is a pyproject.toml,
+    default the one in ``base_dir``)."""
+    from packaging.dependency_groups import resolve_dependency_groups
+
+    path_part, sep, name = spec.rpartition(":")
+    pyproject = Path(path_part) if sep else base_dir / "pyproject.toml"
+    if not pyproject.is_absolute():
+        pyproject = base_dir / pyproject
+    data = _load_toml(pyproject, "pyproject.toml")
+    groups = data.get("dependency-groups")
+    if not isinstance(groups, Mapping) or not groups:
+        raise InvalidRequirement(f"no [dependency-groups] table, so no group '{name}'",
+                                 source=str(pyproject))
+    try:
+        texts = resolve_dependency_groups(groups, name)
+    except Exception as exc:  # packaging raises errors, or a group of them
+        causes = getattr(exc, "exceptions", None) or [exc]
+        known = ", ".join(sorted(str(g) for g in groups))
+        why = "; ".join(str(c) for c in causes)
+        raise InvalidRequirement(f"dependency group '{name}': {why} (groups: {known})",
+                                 source=str(pyproject)) from None
+    return [UserRequirement(parse_requirement(t, base_dir=pyproject.parent,
+                                              source=str(pyproject)), source=str(pyproject))
+            for t in texts]
+
+
+_SCRIPT_BLOCK = re.compile(
+    r"(?m)^# /// (?P<type>[a-zA-Z0-9-]+)$\s(?P<content>(^#(| .*)$\s)+)^# ///$")
+
+
+def script_metadata(path: Path) -> tuple[list[str], str | None]:
+    """A script's PEP 723 ``dependencies`` and ``requires-python``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidRequirement(f"cannot read script: {exc.strerror}", source=str(path)) \
+            from None
+    blocks = [m for m in _SCRIPT_BLOCK.finditer(text) if m.group("type") == "script"]
+    if len(blocks) > 1:
+        raise InvalidRequirement("more than one '# /// script' block", source=str(path))
+    if not blocks:
+        return [], None
+    content = "".join(line[2:] if line.startswith("# ") else line[1:]
+                      for line in blocks[0].group("content").splitlines(keepends=True))
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - depends on the running Python
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(content)
+    except ValueError as exc:
+        raise InvalidRequirement(f"the '# /// script' block is not valid TOML: {exc}",
+                                 source=str(path)) from None
+    deps = data.get("dependencies", [])
+    rp = data.get("requires-python")
+    if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
+        raise InvalidRequirement("'dependencies' must be a list of strings", source=str(path))
+    if rp is not None and not isinstance(rp, str):
+        raise InvalidRequirement("'requires-python' must be a string", source=str(path))
+    return list(deps), rp
+
+
+def script_requirements(path: Path) -> list[UserRequirement]:
+    deps, _ = script_metadata(path)
+    return [UserRequirement(parse_requirement(d, base_dir=path.parent, source=str(path)),
+                            source=str(path)) for d in deps]

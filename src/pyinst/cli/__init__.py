@@ -72,6 +72,19 @@ def _build_parser() -> argparse.ArgumentParser:
                       help="constrain versions with a constraints file (repeatable)")
     inst.add_argument("-e", "--editable", action="append", default=[], metavar="DIR",
                       help="install a local project in editable mode (repeatable)")
+    inst.add_argument("--group", action="append", default=[], metavar="[PATH:]NAME",
+                      help="a dependency group (PEP 735) of ./pyproject.toml or PATH "
+                           "(repeatable); with a lock file, a group of the lock")
+    lockopts = inst.add_argument_group("hashes and lock files")
+    lockopts.add_argument("--require-hashes", action="store_true",
+                          help="hash-checking mode: every requirement pinned and hashed "
+                               "(on as soon as any requirement has --hash)")
+    lockopts.add_argument("--sync", action="store_true",
+                          help="with -r pylock.toml: also remove what the lock does not list")
+    lockopts.add_argument("--keep", action="append", default=[], metavar="NAME",
+                          help="with --sync: never remove NAME (e.g. pip)")
+    lockopts.add_argument("--extra", action="append", default=[], metavar="NAME",
+                          help="with -r pylock.toml: an extra of the lock to install")
     build = inst.add_argument_group("building from source")
     build.add_argument("--no-build-isolation", action="store_true",
                        help="build with what the target environment already has")
@@ -108,6 +121,9 @@ def _build_parser() -> argparse.ArgumentParser:
     from .envs import add_parsers
 
     add_parsers(sub, common)
+    from .lockcmd import add_parsers as add_lock_parsers
+
+    add_lock_parsers(sub, common)
     return parser
 
 
@@ -241,6 +257,12 @@ def _print_result(result: InstallResult, out: TextIO, n_resolved: int) -> None:
         _echo(out, f" {sign} {name}=={ver}")
 
 
+def _is_lock_file(name: str) -> bool:
+    from packaging.pylock import is_valid_pylock_path
+
+    return is_valid_pylock_path(Path(name))
+
+
 def _cmd_install(args: argparse.Namespace) -> int:
     from ..api import Installer
     from ..errors import UsageError
@@ -251,9 +273,20 @@ def _cmd_install(args: argparse.Namespace) -> int:
         parse_requirements_file,
     )
 
+    locks = [f for f in args.requirement if _is_lock_file(f)]
+    if locks:
+        from .lockcmd import install_from_lock
+
+        return install_from_lock(args, locks)
+    if args.sync or args.keep or args.extra:
+        raise UsageError("--sync, --keep and --extra go with -r pylock.toml")
     reqs = RequirementSet()
     for f in args.requirement:
         parse_requirements_file(f, env=os.environ, into=reqs)
+    for spec in args.group:
+        from ..reqfile import group_requirements
+
+        reqs.requirements.extend(group_requirements(spec, base_dir=Path.cwd()))
     for f in args.constraint:
         parse_requirements_file(f, env=os.environ, constraint=True, into=reqs)
     for text in args.requirements:
@@ -269,7 +302,8 @@ def _cmd_install(args: argparse.Namespace) -> int:
     with progress_sink(args) as sink, Installer(config, on_event=sink) as inst:
         result = inst.install(reqs.requirements, target, constraints=reqs.constraints,
                               upgrade=args.upgrade, force_reinstall=args.force_reinstall,
-                              no_deps=args.no_deps, dry_run=args.dry_run)
+                              no_deps=args.no_deps, dry_run=args.dry_run,
+                              require_hashes=args.require_hashes or reqs.require_hashes)
     if args.report:
         from ..report import installation_report
 
@@ -303,6 +337,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .provision import cmd_provision
 
             return cmd_provision(args)
+        if args.command in ("lock", "run"):
+            from .lockcmd import cmd_lock, cmd_run
+
+            return cmd_lock(args) if args.command == "lock" else cmd_run(args)
         if args.command in ("bootstrap", "venv"):
             from .envs import cmd_bootstrap, cmd_venv
 

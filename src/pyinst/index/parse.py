@@ -137,6 +137,7 @@ def parse_json_page(content: bytes, *, url: str, origin: str = "",
             hashes = {str(k).lower(): str(v).lower() for k, v in given.items()}
             yanked = entry.get("yanked", False)
             meta = entry.get("core-metadata", entry.get("dist-info-metadata"))
+            size = entry.get("size")
             link = Link.from_url(
                 file_url,
                 hashes=hashes,
@@ -144,6 +145,7 @@ def parse_json_page(content: bytes, *, url: str, origin: str = "",
                 yanked=(yanked if isinstance(yanked, str) else ("" if yanked else None)),
                 metadata_hashes=_json_metadata(meta),
                 origin=origin,
+                size=size if isinstance(size, int) and size >= 0 else None,
             )
         except (KeyError, TypeError, AttributeError) as exc:
             raise IndexPageError(f"index page {url} has a malformed file entry: {exc}",

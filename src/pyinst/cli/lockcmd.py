@@ -1,0 +1,180 @@
+"""``pyinst lock``, ``pyinst install -r pylock.toml`` and ``pyinst run script.py``."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..config import Config
+
+
+def add_parsers(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+                common: argparse.ArgumentParser) -> None:
+    lock = sub.add_parser("lock", parents=[common],
+                          help="resolve and write a PEP 751 lock file (pylock.toml)")
+    lock.add_argument("requirements", nargs="*", metavar="REQ",
+                      help="requirement specifiers, paths or URLs")
+    lock.add_argument("-r", "--requirement", action="append", default=[], metavar="FILE",
+                      help="requirements file, or a script with inline metadata")
+    lock.add_argument("-c", "--constraint", action="append", default=[], metavar="FILE",
+                      help="constraints file (repeatable)")
+    lock.add_argument("--group", action="append", default=[], metavar="[PATH:]NAME",
+                      help="a dependency group (PEP 735) of ./pyproject.toml or PATH")
+    lock.add_argument("-p", "--python", metavar="PATH",
+                      help="the interpreter to lock for (default: $VIRTUAL_ENV, ./.venv, "
+                           "then the one running pyinst)")
+    lock.add_argument("-o", "--output", default="pylock.toml", metavar="FILE",
+                      help="where to write the lock ('-' for standard output; default "
+                           "pylock.toml)")
+
+    run = sub.add_parser("run", parents=[common],
+                         help="run a script with its inline (PEP 723) dependencies")
+    run.add_argument("script", metavar="SCRIPT", help="a Python script")
+    run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS",
+                     help="arguments for the script")
+    run.add_argument("-p", "--python", metavar="PATH",
+                     help="the interpreter to run it with (default: the one running pyinst)")
+
+
+def _requirements(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from ..reqfile import (
+        RequirementSet,
+        UserRequirement,
+        group_requirements,
+        parse_requirement,
+        parse_requirements_file,
+    )
+
+    reqs = RequirementSet()
+    for f in args.requirement:
+        parse_requirements_file(f, env=os.environ, into=reqs)
+    for f in args.constraint:
+        parse_requirements_file(f, env=os.environ, constraint=True, into=reqs)
+    for spec in args.group:
+        reqs.requirements.extend(group_requirements(spec, base_dir=Path.cwd()))
+    for text in args.requirements:
+        reqs.requirements.append(UserRequirement(parse_requirement(text, base_dir=Path.cwd())))
+    return reqs
+
+
+def cmd_lock(args: argparse.Namespace) -> int:
+    from ..api import Installer
+    from ..errors import UsageError
+    from ..lock import dump_lock
+    from ..target import Target
+    from . import _build_config, _echo, _find_python
+    from .progress import progress_sink
+
+    reqs = _requirements(args)
+    if not reqs.requirements:
+        raise UsageError("nothing to lock: give requirements, -r FILE or --group NAME")
+    config = _build_config(args, reqs)
+    target = Target.from_python(_find_python(args) or sys.executable)
+    out_dir = Path.cwd() if args.output == "-" else Path(args.output).resolve().parent
+    with progress_sink(args) as sink, Installer(config, on_event=sink) as inst:
+        lock = inst.lock(reqs.requirements, target, constraints=reqs.constraints,
+                         lock_dir=out_dir)
+    text = dump_lock(lock)
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+        if not args.quiet:
+            _echo(sys.stdout, f"Locked {len(lock.packages)} packages for "
+                              f"{target.describe()} in {args.output}")
+    return 0
+
+
+def install_from_lock(args: argparse.Namespace, locks: list[str]) -> int:
+    from ..api import Installer
+    from ..errors import UsageError
+    from ..reqfile import RequirementSet
+    from . import _build_config, _build_target, _print_result
+    from .progress import progress_sink
+
+    if len(locks) > 1 or len(args.requirement) > 1 or args.requirements or args.editable \
+            or args.constraint:
+        raise UsageError("a lock file is installed on its own: no other requirements, "
+                         "constraints or lock files with it")
+    config = _build_config(args, RequirementSet())
+    target = _build_target(args)
+    with progress_sink(args) as sink, Installer(config, on_event=sink) as inst:
+        result = inst.install_lock(locks[0], target, extras=args.extra,
+                                   groups=args.group or None, sync=args.sync, keep=args.keep,
+                                   dry_run=args.dry_run)
+    if not args.quiet:
+        _print_result(result, sys.stdout, len(result.resolution or ()))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run a script in an environment holding its inline dependencies, made once per
+    (interpreter, dependency set) in the cache and reused."""
+    from ..errors import TargetError
+    from ..reqfile import RequirementSet, script_metadata
+    from ..target import Target
+    from . import _build_config
+
+    script = Path(args.script)
+    deps, requires_python = script_metadata(script)
+    python = args.python or sys.executable
+    config = _build_config(args, RequirementSet())
+    base = Target.from_python(python)
+    if requires_python:
+        from packaging.specifiers import SpecifierSet
+
+        if not SpecifierSet(requires_python).contains(base.interpreter.python_version,
+                                                      prereleases=True):
+            raise TargetError(f"{script} requires Python {requires_python}, and {python} is "
+                              f"{base.interpreter.python_version}; pass -p PYTHON")
+    key = hashlib.sha256(json.dumps([base.interpreter.executable, sorted(deps)]).encode())
+    if config.cache_dir is None:  # --no-cache: a throw-away environment
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="pyinst-run-") as tmp:
+            made = _make_env(python, Path(tmp) / "env", deps, config)
+            return _run(made, script, args.args)
+    root = Path(config.cache_dir) / "envs"
+    env_dir = root / key.hexdigest()[:20]
+    ready = env_dir / ".pyinst-ready"
+    if not ready.exists():
+        from ..cache import EntryLock
+
+        root.mkdir(parents=True, exist_ok=True)
+        with EntryLock(root / f".{env_dir.name}.lock"):
+            if not ready.exists():  # made by nobody, or half-made by a crash
+                shutil.rmtree(env_dir, ignore_errors=True)
+                try:
+                    _make_env(python, env_dir, deps, config)
+                except BaseException:
+                    shutil.rmtree(env_dir, ignore_errors=True)
+                    raise
+                ready.write_text(json.dumps({"python": python, "dependencies": deps}))
+    return _run(env_dir / "bin" / "python", script, args.args)
+
+
+def _make_env(python: str, path: Path, deps: list[str], config: Config) -> Path:
+    from ..api import Installer
+    from ..bootstrap import create_venv
+    from ..target import Target
+
+    made = create_venv(python, path)
+    if deps:
+        with Installer(config) as inst:
+            inst.install(deps, Target.from_python(made))
+    return made
+
+
+def _run(python: Path, script: Path, argv: list[str]) -> int:
+    return subprocess.run([str(python), str(script), *argv], check=False).returncode
+
+
+__all__ = ["add_parsers", "cmd_lock", "cmd_run", "install_from_lock"]
