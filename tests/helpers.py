@@ -317,7 +317,8 @@ class IndexServer:
         entries = []
         for f in files:
             e: dict[str, object] = {"filename": f.path.name, "url": f"../../files/{f.path.name}",
-                                    "hashes": {"sha256": self._stated_hash(f)}}
+                                    "hashes": {"sha256": self._stated_hash(f)},
+                                    "size": f.path.stat().st_size}  # PEP 700
             if f.requires_python:
                 e["requires-python"] = f.requires_python
             if f.yanked is not None:

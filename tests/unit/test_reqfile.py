@@ -51,6 +51,9 @@ def test_errors_name_file_and_line(tmp_path: Path) -> None:
     f.write_text("-e .\n")  # a directory with no project in it
     with pytest.raises(InvalidRequirement, match=r"r\.txt:1: '\.' is a directory without"):
         parse_requirements_file(f)
+    f.write_text("# made by a tool\nlock-version = \"1.0\"\n")
+    with pytest.raises(InvalidRequirement, match=r"named pylock\.toml or pylock\.NAME\.toml"):
+        parse_requirements_file(f)
     f.write_text("-r r.txt\n")
     with pytest.raises(InvalidRequirement, match="loop"):
         parse_requirements_file(f)
