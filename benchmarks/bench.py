@@ -170,6 +170,8 @@ class Case:
     bytecode: bool = False
     dry_run: bool = False
     public: bool = False
+    #: install from this PEP 751 lock instead of the requirements
+    lock: Path | None = None
     samples: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
 
 
@@ -195,6 +197,8 @@ def command(tool: str, venv: Path, index: str, cache: Path, reqs: Sequence[str],
         cmd += [] if case.bytecode else ["--no-compile"]
     if case.dry_run:
         cmd.append("--dry-run")
+    if case.lock is not None:
+        return [*cmd, "-r", str(case.lock)]
     return cmd + list(reqs)
 
 
@@ -231,6 +235,15 @@ def run_case(case: Case, runs: int, python: Path, index: str, reqs: Sequence[str
             case.samples.setdefault(tool, []).append(sample)
         print(f"  {case.name} run {n + 1}/{runs}: " + ", ".join(
             f"{t} {case.samples[t][-1][0]:.2f}s" for t in TOOLS), flush=True)
+
+
+def make_lock(python: Path, index: str, reqs: Sequence[str], scratch: Path) -> Path:
+    """A PEP 751 lock of the workload, written by pyinst (uv and pip install it too)."""
+    out = scratch / "pylock.toml"
+    subprocess.run([str(Path(sys.executable).parent / "pyinst"), "lock", "-q", "-p",
+                    str(python), "-i", index, "--cache-dir", str(scratch / "lock-cache"),
+                    "-o", str(out), *reqs], check=True)
+    return out
 
 
 def new_venv(python: Path, path: Path) -> Path:
@@ -384,6 +397,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="a small workload, for a smoke run")
     ap.add_argument("--only-envs", action="store_true",
                     help="run only the environment-creation cases")
+    ap.add_argument("--only", metavar="TEXT",
+                    help="run only the install cases whose name contains TEXT (no "
+                         "environment or public-index cases)")
     ap.add_argument("--no-public", action="store_true",
                     help="skip the resolution case against the public index")
     args = ap.parse_args(argv)
@@ -400,24 +416,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         Case("install, cold cache, bytecode", cold=True, bytecode=True),
         Case("install, warm cache, bytecode", cold=False, bytecode=True),
         Case("resolve only (--dry-run), warm", cold=False, dry_run=True),
+        Case("install from pylock.toml, warm cache", cold=False,
+             lock=make_lock(python, index, reqs, scratch)),
     ]
     if args.only_envs:
         cases = []
+    if args.only:
+        cases = [c for c in cases if args.only in c.name]
     envs = None
     floor = 0.0
     try:
-        print("environment with pip ...", flush=True)
-        envs = run_env_cases(args.runs, python, index, scratch)
+        if not args.only:
+            print("environment with pip ...", flush=True)
+            envs = run_env_cases(args.runs, python, index, scratch)
         for case in cases:
             print(f"{case.name} ...", flush=True)
             run_case(case, args.runs, python, index, reqs, scratch)
-        if not args.no_public and not args.only_envs:
+        if not args.no_public and not args.only_envs and not args.only:
             public = Case("resolve only, public index, jupyterlab, cold", cold=True,
                           dry_run=True, public=True)
             print(f"{public.name} ...", flush=True)
             run_case(public, args.runs, python, PUBLIC_INDEX, ["jupyterlab"], scratch)
             cases.append(public)
-        if cases:
+        if cases and not args.only:
             floor = floor_cp_al(python, index, reqs, scratch)
     finally:
         server.terminate()
@@ -426,7 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(report)
     RESULTS.mkdir(exist_ok=True)
-    name = ("latest-envs.md" if args.only_envs else
+    name = ("latest-only.md" if args.only else "latest-envs.md" if args.only_envs else
             "latest-quick.md" if args.quick else "latest.md")
     (RESULTS / name).write_text(report)
     shutil.rmtree(scratch, ignore_errors=True)
