@@ -105,7 +105,7 @@ class _Writer:
 
     def _dest(self, scheme: str, path: str) -> str:
         root = self._scheme[scheme]
-        full = os.path.normpath(os.path.join(root, path))
+        full = os.path.normpath(root + os.sep + path)
         if not full.startswith(root + os.sep):
             raise InvalidWheel(f"the wheel tries to write outside the target: {path}")
         return full
@@ -137,6 +137,30 @@ class _Writer:
         if not self._link(src, dest):
             self._copy(src, dest, f.executable)
         self.records.append((f.scheme, f.path, f.hash, f.size))
+
+    def place_many(self, src_root: str, files: Sequence[UnpackedFile]) -> None:
+        """Link (or copy) many files: destinations checked first, then one journal entry
+        for all of them, then a tight loop of links. This runs once per installed file,
+        so it does as little Python as it can between system calls."""
+        dest_of = self._dest
+        dests = [dest_of(f.scheme, f.path) for f in files]
+        self._tx.prepare_writes(dests)
+        sep = os.sep
+        base = {scheme: src_root + sep + scheme + sep for scheme in self._scheme}
+        if self._mode is LinkMode.HARDLINK:
+            link = os.link
+            for f, dest in zip(files, dests):
+                src = base[f.scheme] + f.path
+                try:
+                    link(src, dest)
+                except OSError:  # another filesystem, a link limit: copy instead
+                    self._copy(src, dest, f.executable)
+        else:
+            for f, dest in zip(files, dests):
+                src = base[f.scheme] + f.path
+                if not self._link(src, dest):
+                    self._copy(src, dest, f.executable)
+        self.records.extend((f.scheme, f.path, f.hash, f.size) for f in files)
 
     def _link(self, src: str, dest: str) -> bool:
         try:
@@ -197,8 +221,11 @@ def install_unpacked(w: PreparedWheel, target: Target, tx: Transaction, mode: Li
     for name, module, attr, section in u.scripts:
         writer.script(name, module, attr, section)
     src_root = os.fspath(u.root)
+    batch = [f for f in u.files if f.scheme != "scripts"]
+    writer.place_many(src_root, batch)
     for f in u.files:
-        writer.place(src_root, f)
+        if f.scheme == "scripts":  # shebangs may need rewriting: one at a time
+            writer.place(src_root, f)
     for filename, data in _additional_metadata(w.pin).items():
         writer.write_bytes(u.root_scheme, f"{u.dist_info}/{filename}", data, False)
     writer.record(u.root_scheme, f"{u.dist_info}/RECORD")

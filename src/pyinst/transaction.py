@@ -107,27 +107,62 @@ class Transaction:
             self.created_files.append(path)
             self._written.add(path)
 
+    def prepare_writes(self, paths: list[str]) -> None:
+        """`prepare_write` for many paths (distinct, and none of them a parent of another):
+        parents made once each, and only paths outside directories this journal made are
+        looked at."""
+        if os.name == "nt":  # pragma: no cover - drive letters and both separators
+            parent_of = [os.path.dirname(p) for p in paths]
+        else:  # normalised absolute paths: the parent is everything before the last "/"
+            parent_of = [p.rpartition("/")[0] or "/" for p in paths]
+        for d in sorted(set(parent_of)):
+            self.ensure_dir(d)
+        with self._lock:
+            new, written = self._new_dirs, self._written
+            check = [p for p, d in zip(paths, parent_of) if p in written or d not in new]
+        for path in check:
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                raise IsADirectoryError(f"{path} is a directory")
+            self.remove_file(path)
+        with self._lock:
+            self.created_files.extend(paths)
+            self._written.update(paths)
+
     def ensure_dir(self, path: str) -> None:
-        """Create ``path`` and its missing parents. The ``mkdir`` calls run outside the
-        lock: on a slow disk they are most of an install's time, and threads overlap them."""
+        """Create ``path`` and its missing parents, journaling the ones made here. One
+        ``mkdir`` per new directory (its parent is looked at only when missing); the
+        calls run outside the lock, so threads overlap them."""
         with self._lock:
             if path in self._known_dirs:
                 return
-        missing = []
-        p = path
-        while not os.path.exists(p):
-            missing.append(p)
-            p = os.path.dirname(p)
-        for d in reversed(missing):
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            pass  # there already (or another thread made it, and journals it)
+        except FileNotFoundError:
+            parent = os.path.dirname(path)
+            if parent == path:
+                raise
+            self.ensure_dir(parent)
             try:
-                os.mkdir(d)
+                os.mkdir(path)
             except FileExistsError:
-                continue  # another thread made it, and journals it
-            with self._lock:
-                self.created_dirs.append(d)
-                self._new_dirs.add(d)
+                pass
+            else:
+                self._made_dir(path)
+        else:
+            self._made_dir(path)
         with self._lock:
             self._known_dirs.add(path)
+
+    def _made_dir(self, path: str) -> None:
+        with self._lock:
+            self.created_dirs.append(path)
+            self._new_dirs.add(path)
 
     def rollback(self) -> None:
         """Undo every change, newest first. Best effort: keeps going past failures."""
