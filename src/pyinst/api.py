@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import ssl
 import sys
 import tempfile
 import threading
@@ -214,6 +213,8 @@ class Installer:
         trust store only when something must really be fetched)."""
         with self._lock:
             if self._http is None:
+                import ssl
+
                 import httpx
 
                 cfg = self.config
@@ -367,10 +368,9 @@ class Installer:
         """Wheels download on the shared pool; sources build on threads of their own
         (a build fills its environment through that pool, and must not wait for it
         from inside it)."""
-        from .sources import is_source_link
-
         todo = [p for p in pins if p.link is not None]
-        sources = [p for p in todo if p.link is not None and is_source_link(p.link)]
+        # what is not a wheel is built (importing the source machinery only then)
+        sources = [p for p in todo if p.link is not None and not p.link.is_wheel]
         futures: dict[str, Future[PreparedWheel]] = {
             p.name: session.pool.submit(self._prepare, session, p, p.link)
             for p in todo if p not in sources and p.link is not None}

@@ -21,7 +21,6 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from installer.scripts import Script
 from packaging.direct_url import ArchiveInfo, DirectUrl, DirInfo, VcsInfo
 
 from .errors import InstallError, InvalidWheel, PyinstError
@@ -182,6 +181,8 @@ class _Writer:
             shutil.copyfileobj(inp, out, 1 << 20)
 
     def script(self, name: str, module: str, attr: str, section: str) -> None:
+        from installer.scripts import Script  # only wheels with commands need it
+
         script = Script(name, module, attr, section)  # type: ignore[arg-type]
         filename, data = script.generate(self._interpreter,
                                          self._launcher)  # type: ignore[arg-type]

@@ -273,3 +273,21 @@ def test_symlink_mode_copies_what_was_built_from_a_local_tree(
     module = Path(run_in(python, "import localtiny; print(localtiny.__file__)"))
     assert not module.is_symlink()  # the build's scratch is gone; a link would dangle
     assert run_in(python, "import localtiny; print(localtiny.VALUE)") == "1.0"
+
+
+def test_build_constraints_reach_the_build_environment(
+        source_index: IndexServer, tmp_path: Path,
+        venv_factory: Callable[[str], Path]) -> None:
+    project = make_project(tmp_path / "constrained", "constrained", "1.0", "setuptools")
+    constraints = tmp_path / "build-constraints.txt"
+    constraints.write_text("setuptools<1\n")
+    python = venv_factory("3.12")
+    before = tree_snapshot(python.parent.parent)
+    proc = _install(source_index, python, tmp_path / "cache", "--build-constraint",
+                    str(constraints), str(project))
+    assert proc.returncode == 1
+    assert "cannot set up the build environment of 'constrained'" in proc.stderr
+    assert "setuptools" in proc.stderr and "Traceback" not in proc.stderr
+    assert tree_snapshot(python.parent.parent) == before
+    # without the constraint the same project builds
+    assert _install(source_index, python, tmp_path / "cache", str(project)).returncode == 0
