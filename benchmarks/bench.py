@@ -397,8 +397,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="a small workload, for a smoke run")
     ap.add_argument("--only-envs", action="store_true",
                     help="run only the environment-creation cases")
-    ap.add_argument("--only", metavar="TEXT",
-                    help="run only the install cases whose name contains TEXT (no "
+    ap.add_argument("--only", metavar="REGEX",
+                    help="run only the install cases whose name matches REGEX (no "
                          "environment or public-index cases)")
     ap.add_argument("--no-public", action="store_true",
                     help="skip the resolution case against the public index")
@@ -422,7 +422,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.only_envs:
         cases = []
     if args.only:
-        cases = [c for c in cases if args.only in c.name]
+        import re
+
+        cases = [c for c in cases if re.search(args.only, c.name)]
     envs = None
     floor = 0.0
     try:
@@ -447,7 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(report)
     RESULTS.mkdir(exist_ok=True)
-    name = ("latest-only.md" if args.only else "latest-envs.md" if args.only_envs else
+    name = ("latest-some.md" if args.only else "latest-envs.md" if args.only_envs else
             "latest-quick.md" if args.quick else "latest.md")
     (RESULTS / name).write_text(report)
     shutil.rmtree(scratch, ignore_errors=True)
