@@ -284,6 +284,8 @@ class Installer:
             hashes=hashes,
             editables=frozenset(canonicalize_name(r.requirement.name) for r in reqs
                                 if r.editable),
+            allowed_urls=frozenset(r.requirement.url for r in [*reqs, *cons]
+                                   if r.requirement.url),
         )
         on_pin = None
         if prefetch_wheels:

@@ -128,6 +128,10 @@ class HashMismatch(PyinstError):
         self.got = got
 
 
+class DirectReferenceRefused(PyinstError):
+    """A distribution from an index depends on a URL the user did not name."""
+
+
 class HashRequired(PyinstError):
     """Hash-checking mode: a requirement is not pinned, or a file has no hash to check."""
 

@@ -384,3 +384,24 @@ def test_a_failure_among_wheels_installed_side_by_side_restores_everything(
     assert sorted(p.name for p in site_packages(python).iterdir()
                   if not p.name.startswith("_")) == ["blockdir", "blocker",
                                                      "blocker-1.0.dist-info"]
+
+
+def test_an_index_package_may_not_send_pyinst_to_a_url_the_user_did_not_name(
+        make_index: Callable[..., IndexServer], repo: dict[str, list], tmp_path: Path,
+        venv_factory: Callable[[str], Path]) -> None:
+    target_wheel = repo["helper"][0].path
+    url = target_wheel.as_uri()
+    pointer = build_wheel(WheelSpec("pointer", "1.0", requires=(f"helper @ {url}",)),
+                          tmp_path / "wheels")
+    index = make_index({"pointer": [IndexFile(pointer)]})
+    python = venv_factory("3.12")
+    before = tree_snapshot(python.parent.parent)
+    with Installer(config_for(index)) as inst:
+        with pytest.raises(pyinst.PyinstError) as info:
+            inst.install(["pointer"], Target.from_python(python))
+        assert f"'pointer' 1.0 from an index depends on a direct reference (helper @ {url})" \
+            in str(info.value)
+        assert tree_snapshot(python.parent.parent) == before
+        # named by the user, the same reference is followed
+        done = inst.install(["pointer", f"helper @ {url}"], Target.from_python(python))
+    assert sorted(done.installed) == [("helper", "1.0"), ("pointer", "1.0")]

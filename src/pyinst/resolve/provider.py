@@ -130,6 +130,9 @@ class ResolveOptions:
     hashes: Mapping[NormalizedName, Mapping[str, Sequence[str]]] = field(default_factory=dict)
     #: projects given as ``-e DIR``: built and installed as editables (PEP 660)
     editables: frozenset[NormalizedName] = frozenset()
+    #: URLs the user named (requirements or constraints): the only direct references a
+    #: distribution from an index may depend on
+    allowed_urls: frozenset[str] = frozenset()
 
 
 def to_req(requirement: Requirement, *, text: str | None = None) -> Req:
@@ -454,9 +457,24 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         if self._options.no_deps:
             return out
         deps = self.requirements_of(cand)
+        if not cand.direct and cand.installed is None:
+            self._refuse_urls_from_an_index(cand, deps)
         self.prefetch([r.name for r in deps if isinstance(r, Req) and not r.url])
         out.extend(deps)
         return out
+
+    def _refuse_urls_from_an_index(self, cand: Cand, deps: Sequence[AnyReq]) -> None:
+        """A distribution from an index may not send pyinst to an arbitrary URL (a git
+        repository whose build would run code, say) unless the user named that URL."""
+        from ..errors import DirectReferenceRefused
+
+        for dep in deps:
+            if isinstance(dep, Req) and dep.url and dep.url not in self._options.allowed_urls:
+                raise DirectReferenceRefused(
+                    f"'{cand.name}' {cand.version} from an index depends on a direct "
+                    f"reference ({dep.name} @ {dep.url}); pyinst follows such references "
+                    f"only when you give them yourself: add '{dep.name} @ {dep.url}' to "
+                    "your requirements or constraints", package=cand.name)
 
     def requirements_of(self, cand: Cand) -> list[AnyReq]:
         """Dependencies from the candidate's metadata (for its extras, or the base)."""
