@@ -28,7 +28,7 @@ from .events import EventSink, InstallProgress, ignore
 from .installed import remove_distribution
 from .models import InstallPlan, Pin
 from .target import Target
-from .transaction import Transaction
+from .transaction import Transaction, UnsafeTarget
 from .unpack import UnpackedFile, UnpackedWheel, record_hash
 
 INSTALLER_NAME = b"pyinst\n"
@@ -251,6 +251,9 @@ def _install_one(w: PreparedWheel, target: Target, tx: Transaction, mode: LinkMo
         install_unpacked(w, target, tx, mode)
     except PyinstError:
         raise
+    except UnsafeTarget as exc:
+        raise InstallError(f"installing '{w.pin.name}' {w.pin.version} stopped: {exc}; "
+                           "the target was restored", package=w.pin.name) from exc
     except (OSError, ValueError) as exc:
         raise InstallError(
             f"installing '{w.pin.name}' {w.pin.version} failed: {exc}; the target was "
@@ -264,7 +267,8 @@ def apply_plan(plan: InstallPlan, wheels: Sequence[PreparedWheel], target: Targe
     nothing. With ``workers`` > 1 the wheels are installed side by side, each thread with
     its own journal. Most of an install is system time (mkdir, link); more threads than
     cores only trade it for GIL hand-offs, so callers pass about the core count."""
-    tx = Transaction(Path(target.scheme["purelib"]))
+    tx = Transaction(Path(target.scheme["purelib"]),
+                     roots=tuple(dict.fromkeys(target.scheme.values())))
     where = target.describe_location()
     try:
         for dist in plan.to_remove:

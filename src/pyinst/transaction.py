@@ -18,14 +18,22 @@ import tempfile
 import threading
 
 
+class UnsafeTarget(OSError):
+    """The target holds a link that would lead writes outside it."""
+
+
 class Transaction:
     """Safe to use from several threads at once; for many threads writing side by side,
     give each its own `child()`: the hot path then takes no contended lock, and the
     parent still undoes (or keeps) everything the children did."""
 
     def __init__(self, backup_parent: str | os.PathLike[str], *,
+                 roots: tuple[str, ...] = (),
                  _parent: Transaction | None = None, _tag: str = "") -> None:
         self._lock = threading.RLock()
+        #: directories (the target's scheme) that nothing may be written outside of: a
+        #: symbolic link below one of them that points elsewhere is refused, not followed
+        self._roots = tuple(os.path.normpath(r) for r in roots)
         self._backup_parent = os.fspath(backup_parent)
         self._backup: str | None = None
         self._parent = _parent
@@ -44,7 +52,7 @@ class Transaction:
     def child(self) -> Transaction:
         """A journal for one worker thread, rolled back and committed with this one."""
         with self._lock:
-            c = Transaction(self._backup_parent, _parent=self,
+            c = Transaction(self._backup_parent, roots=self._roots, _parent=self,
                             _tag=f"{self._tag}{len(self._children)}.")
             self._children.append(c)
             return c
@@ -133,31 +141,40 @@ class Transaction:
             self._written.update(paths)
 
     def ensure_dir(self, path: str) -> None:
-        """Create ``path`` and its missing parents, journaling the ones made here. One
-        ``mkdir`` per new directory (its parent is looked at only when missing); the
-        calls run outside the lock, so threads overlap them."""
+        """Create ``path`` and its missing parents, journaling the ones made here. Parents
+        first, so nothing is made inside a directory that was not checked; one ``mkdir``
+        per new directory; the calls run outside the lock, so threads overlap them."""
         with self._lock:
             if path in self._known_dirs:
                 return
-        try:
-            os.mkdir(path)
-        except FileExistsError:
-            pass  # there already (or another thread made it, and journals it)
-        except FileNotFoundError:
+        if not self._below_root(path) and os.path.isdir(path):
+            pass  # a root, or above one: trusted as it is
+        else:
             parent = os.path.dirname(path)
-            if parent == path:
-                raise
-            self.ensure_dir(parent)
+            if parent != path:
+                self.ensure_dir(parent)
             try:
                 os.mkdir(path)
-            except FileExistsError:
-                pass
+            except OSError as exc:  # there already (or another thread made it)
+                if not (isinstance(exc, FileExistsError) or os.path.isdir(path)):
+                    raise
+                self._check_existing(path)
             else:
                 self._made_dir(path)
-        else:
-            self._made_dir(path)
         with self._lock:
             self._known_dirs.add(path)
+
+    def _below_root(self, path: str) -> bool:
+        return any(path.startswith(root + os.sep) for root in self._roots)
+
+    def _check_existing(self, path: str) -> None:
+        """A directory that was there before, below a root, must not lead outside it."""
+        for root in self._roots:
+            if path.startswith(root + os.sep) and os.path.islink(path):
+                real, real_root = os.path.realpath(path), os.path.realpath(root)
+                if real != real_root and not real.startswith(real_root + os.sep):
+                    raise UnsafeTarget(f"refusing to write through {path}: it is a symbolic "
+                                       f"link to {real}, outside {root}")
 
     def _made_dir(self, path: str) -> None:
         with self._lock:

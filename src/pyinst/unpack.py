@@ -13,6 +13,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -24,7 +25,7 @@ from typing import Any, BinaryIO
 import installer
 from installer.destinations import WheelDestination
 from installer.exceptions import InstallerError
-from installer.records import Hash, RecordEntry
+from installer.records import Hash, InvalidRecordEntry, RecordEntry
 from installer.sources import WheelFile
 
 from .cache import EntryLock
@@ -102,13 +103,17 @@ class _UnpackDestination(WheelDestination):
 
     def write_file(self, scheme: str, path: str | os.PathLike[str],
                    stream: BinaryIO, is_executable: bool) -> RecordEntry:
-        rel = os.fspath(path).replace("\\", "/")
+        raw = os.fspath(path)
+        rel = raw.replace("\\", "/")
         base = self._root / scheme
         full = Path(os.path.normpath(base / rel))
-        if base not in full.parents:
+        if base not in full.parents or _DRIVE.match(rel) or rel.startswith("/") \
+                or ".." in rel.split("/"):
             raise InvalidWheel(f"invalid wheel {self._label}: it writes outside its "
-                               f"scheme: {rel}")
+                               f"scheme: {raw}")
         expected = self._expected(scheme, rel)
+        if expected is None and rel.rsplit("/", 1)[-1] not in _UNRECORDED:
+            raise InvalidWheel(f"invalid wheel {self._label}: {rel} is not in its RECORD")
         algo = "sha256"
         if expected is not None and expected[1][0]:
             algo = expected[1][0].split("=", 1)[0]
@@ -144,6 +149,12 @@ class _UnpackDestination(WheelDestination):
 
     def write_script(self, name: str, module: str, attr: str,  # type: ignore[override,unused-ignore]
                      section: str) -> RecordEntry:
+        if not _SCRIPT_NAME.fullmatch(name) or _INTERPRETER_NAME.fullmatch(name):
+            raise InvalidWheel(f"invalid wheel {self._label}: entry point name {name!r} is "
+                               "not a plain command name (or would replace the interpreter)")
+        if not _DOTTED.fullmatch(module) or not _DOTTED.fullmatch(attr):
+            raise InvalidWheel(f"invalid wheel {self._label}: entry point {name!r} has an "
+                               f"invalid value {module}:{attr}")
         self.scripts.append((name, module, attr, section))
         return RecordEntry(name, None, None)
 
@@ -156,17 +167,95 @@ class _UnpackDestination(WheelDestination):
                                f"does not contain: {', '.join(sorted(missing)[:3])}")
 
 
-def _check_identity(pin: Pin, wf: WheelFile, label: str, path: Path) -> str:
+_DRIVE = re.compile(r"^[A-Za-z]:")
+#: files a wheel may carry without a RECORD row (the RECORD and its signatures)
+_UNRECORDED = frozenset({"RECORD", "RECORD.jws", "RECORD.p7s"})
+_SCRIPT_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*")
+_INTERPRETER_NAME = re.compile(r"python(\d+(\.\d+)?)?(w)?")
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def _check_zip(wheel: Path, label: str) -> list[str]:
+    """Structure checks zipfile does not make: every member named once, nothing after
+    the end-of-central-directory record."""
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+    if len(names) != len(set(names)):
+        dup = sorted({n for n in names if names.count(n) > 1})[0]
+        raise InvalidWheel(f"invalid wheel {label}: the member {dup} appears twice")
+    size = wheel.stat().st_size
+    with open(wheel, "rb") as fh:
+        fh.seek(max(0, size - (1 << 16) - 22))
+        tail = fh.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + 22 > len(tail):
+        raise InvalidWheel(f"invalid wheel {label}: no end-of-central-directory record")
+    comment = int.from_bytes(tail[at + 20:at + 22], "little")
+    if at + 22 + comment != len(tail):
+        raise InvalidWheel(f"invalid wheel {label}: there is data after the zip's end record")
+    return names
+
+
+def _check_identity(pin: Pin, wf: WheelFile, label: str, path: Path,
+                    names: list[str]) -> str:
     ok, name, version = names_itself(wf.read_dist_info("METADATA").encode("utf-8"), pin.name,
                                      pin.version)
     if not ok:
         raise InvalidWheel(f"invalid wheel {label}: its metadata says {name} {version}",
                            package=pin.name, path=str(path))
+    tops = {n.split("/", 1)[0] for n in names if "/" in n}
+    infos = sorted(t for t in tops if t.endswith(".dist-info"))
+    want = f"{pin.name}-{pin.version}.dist-info"
+    if len(infos) != 1 or _normal_dist_info(infos[0]) != _normal_dist_info(want):
+        raise InvalidWheel(f"invalid wheel {label}: expected one {want} directory, found "
+                           f"{', '.join(infos) or 'none'}", package=pin.name, path=str(path))
     wheel_text = wf.read_dist_info("WHEEL")
     if "Wheel-Version: 1." not in wheel_text:
         raise InvalidWheel(f"invalid wheel {label}: unsupported Wheel-Version",
                            package=pin.name, path=str(path))
     return str(wf.dist_info_dir)
+
+
+_ENTRY_VALUE = re.compile(
+    r"\s*(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+)\s*)?(\[[\w\s,.-]*\])?\s*")
+
+
+def _check_entry_points(wf: WheelFile, label: str) -> None:
+    """Console and GUI commands, checked before installer sees them (it asserts, and
+    an ``assert`` is no check at all under ``python -O``)."""
+    import configparser
+
+    try:
+        text = wf.read_dist_info("entry_points.txt")
+    except (KeyError, FileNotFoundError):
+        return
+    parser = configparser.ConfigParser(delimiters="=", interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    try:
+        parser.read_string(text)
+    except configparser.Error as exc:
+        raise InvalidWheel(f"invalid wheel {label}: unreadable entry_points.txt "
+                           f"({str(exc).splitlines()[0]})") from None
+    for section in ("console_scripts", "gui_scripts"):
+        if not parser.has_section(section):
+            continue
+        for name, value in parser.items(section):
+            m = _ENTRY_VALUE.fullmatch(value)
+            if not _SCRIPT_NAME.fullmatch(name) or _INTERPRETER_NAME.fullmatch(name):
+                raise InvalidWheel(f"invalid wheel {label}: entry point name {name!r} is not "
+                                   "a plain command name (or would replace the interpreter)")
+            if m is None or not m.group("attr") or not _DOTTED.fullmatch(m.group("module")) \
+                    or not _DOTTED.fullmatch(m.group("attr")):
+                raise InvalidWheel(f"invalid wheel {label}: entry point {name!r} has an "
+                                   f"invalid value {value!r}")
+
+
+def _normal_dist_info(name: str) -> tuple[str, str]:
+    from packaging.utils import canonicalize_name, canonicalize_version
+
+    stem = name[: -len(".dist-info")]
+    project, _, version = stem.rpartition("-")
+    return canonicalize_name(project), canonicalize_version(version)
 
 
 def _file_sha256(path: Path) -> str:
@@ -228,8 +317,10 @@ def unpack(pin: Pin, wheel: Path, cache_root: Path) -> UnpackedWheel:
 def _unpack_into(pin: Pin, wheel: Path, root: Path) -> UnpackedWheel:
     label = f"'{pin.name}' {pin.version} ({wheel.name})"
     try:
+        names = _check_zip(wheel, label)
         with WheelFile.open(wheel) as wf:
-            dist_info = _check_identity(pin, wf, label, wheel)
+            dist_info = _check_identity(pin, wf, label, wheel, names)
+            _check_entry_points(wf, label)
             record = {row[0]: (row[1], row[2]) for row in
                       csv.reader(wf.read_dist_info("RECORD").splitlines()) if len(row) == 3}
             dest = _UnpackDestination(root, record, str(wf.data_dir), label)
@@ -239,7 +330,7 @@ def _unpack_into(pin: Pin, wheel: Path, root: Path) -> UnpackedWheel:
     except zipfile.BadZipFile as exc:
         raise InvalidWheel(f"invalid wheel {label}: not a zip file ({exc})", package=pin.name,
                            path=str(wheel)) from exc
-    except (InstallerError, ValueError, KeyError, OSError) as exc:
+    except (InstallerError, InvalidRecordEntry, ValueError, KeyError, OSError) as exc:
         detail = str(exc).strip() or type(exc).__name__
         raise InvalidWheel(f"invalid wheel {label}: {detail}", package=pin.name,
                            path=str(wheel)) from exc

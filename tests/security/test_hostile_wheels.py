@@ -1,0 +1,194 @@
+"""Hostile wheels: each is refused with its reason, and nothing is written anywhere.
+
+Every case builds its bad wheel by hand (a zip written member by member, so names can
+repeat and RECORD can lie), installs it by path into a real venv, and checks that the
+target and a sibling "outside" directory are exactly as they were.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import warnings
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+import pyinst
+from pyinst import Config, Installer, Target
+
+from helpers import tree_snapshot
+
+NAME, VERSION = "evil", "1.0"
+DIST_INFO = f"{NAME}-{VERSION}.dist-info"
+WHEEL = "Wheel-Version: 1.0\nGenerator: hostile\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+METADATA = f"Metadata-Version: 2.1\nName: {NAME}\nVersion: {VERSION}\n"
+
+
+def _hash(data: bytes, algo: str = "sha256") -> str:
+    digest = hashlib.new(algo, data).digest()
+    return f"{algo}=" + base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def craft(out: Path, members: Iterable[tuple[str, bytes]], *, wheel: str = WHEEL,
+          metadata: str = METADATA, dist_info: str = DIST_INFO,
+          record_rows: Iterable[str] | None = None, unrecorded: Iterable[str] = (),
+          extra: Iterable[tuple[str, bytes]] = (), trailing: bytes = b"",
+          entry_points: str | None = None, algo: str = "sha256") -> Path:
+    """A wheel of ``evil`` 1.0 with the given members, a RECORD describing them (unless
+    ``record_rows`` replaces it; names in ``unrecorded`` are left out of it) and
+    ``extra`` members written after RECORD (even duplicates)."""
+    files = list(members)
+    files += [(f"{dist_info}/METADATA", metadata.encode()), (f"{dist_info}/WHEEL",
+                                                            wheel.encode())]
+    if entry_points is not None:
+        files.append((f"{dist_info}/entry_points.txt", entry_points.encode()))
+    skip = set(unrecorded)
+    rows = list(record_rows) if record_rows is not None else [
+        f"{n},{_hash(d, algo)},{len(d)}" for n, d in files if n not in skip]
+    rows.append(f"{dist_info}/RECORD,,")
+    files.append((f"{dist_info}/RECORD", ("\n".join(rows) + "\n").encode()))
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{NAME}-{VERSION}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as zf, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Duplicate name": that is the point
+        for n, d in [*files, *extra]:
+            info = zipfile.ZipInfo(n)
+            with zf.open(info, "w") as f:  # ZipFile.open: duplicates are written as given
+                f.write(d)
+    if trailing:
+        with open(path, "ab") as f:
+            f.write(trailing)
+    return path
+
+
+OK = (f"{NAME}/__init__.py", b"X = 1\n")
+
+
+@pytest.fixture
+def attempt(tmp_path: Path, venv_factory: Callable[[str], Path]
+            ) -> Callable[[Path], pyinst.PyinstError]:
+    python = venv_factory("3.12")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("untouched")
+
+    def run(wheel: Path) -> pyinst.PyinstError:
+        before = tree_snapshot(python.parent.parent), tree_snapshot(outside)
+        with Installer(Config(index_urls=(), cache_dir=tmp_path / "cache")) as inst, \
+                pytest.raises(pyinst.PyinstError) as info:
+            inst.install([str(wheel)], Target.from_python(python))
+        assert (tree_snapshot(python.parent.parent), tree_snapshot(outside)) == before
+        assert not list(tmp_path.glob("site-packages-evil*"))
+        return info.value
+
+    return run
+
+
+@pytest.mark.parametrize("member", [
+    "../x.py", "/abs/x.py", "C:\\x.py", "C:/x.py", "a/../../x.py", "evil/../../../x.py",
+    f"{NAME}-{VERSION}.data/purelib/../../site-packages-evil/x.py",
+    f"{NAME}-{VERSION}.data/scripts/../../../bin-evil",
+])
+def test_member_paths_that_leave_their_scheme(member: str, tmp_path: Path,
+                                              attempt: Callable[[Path], Exception]) -> None:
+    error = attempt(craft(tmp_path / "w", [OK, (member, b"pwned\n")]))
+    assert "outside" in str(error) or "invalid wheel" in str(error), error
+
+
+@pytest.mark.parametrize(("case", "says"), [
+    ("wrong hash", "does not match its RECORD entry"),
+    ("wrong size", "does not match its RECORD entry"),
+    ("not recorded", "is not in its RECORD"),
+    ("phantom row", "RECORD lists files the wheel does not contain"),
+    ("weak hash", "weak or unknown hash 'md5'"),
+    ("unknown hash", "sha3_fake"),
+])
+def test_record_lies(case: str, says: str, tmp_path: Path,
+                     attempt: Callable[[Path], Exception]) -> None:
+    data = OK[1]
+    rows = {
+        "wrong hash": [f"{OK[0]},{_hash(b'other')},{len(data)}"],
+        "wrong size": [f"{OK[0]},{_hash(data)},{len(data) + 1}"],
+        "phantom row": [f"{OK[0]},{_hash(data)},{len(data)}",
+                        f"{NAME}/phantom.py,{_hash(b'x')},1"],
+        "weak hash": [f"{OK[0]},{_hash(data, 'md5')},{len(data)}"],
+        "unknown hash": [f"{OK[0]},sha3_fake=abc,{len(data)}"],
+    }.get(case)
+    if rows is not None:
+        meta = [f"{DIST_INFO}/METADATA,{_hash(METADATA.encode())},{len(METADATA)}",
+                f"{DIST_INFO}/WHEEL,{_hash(WHEEL.encode())},{len(WHEEL)}"]
+        wheel = craft(tmp_path / "w", [OK], record_rows=[*rows, *meta])
+    else:
+        wheel = craft(tmp_path / "w", [OK, (f"{NAME}/sneaky.py", b"y")],
+                      unrecorded=[f"{NAME}/sneaky.py"])
+    assert says in str(attempt(wheel))
+
+
+@pytest.mark.parametrize(("case", "says"), [
+    ("duplicate", "appears twice"),
+    ("trailing", "data after the zip's end record"),
+    ("two dist-infos", "expected one"),
+    ("misnamed dist-info", "expected one evil-1.0.dist-info directory"),
+    ("metadata names another", "it says good 1.0"),
+    ("wheel version 2", "unsupported Wheel-Version"),
+])
+def test_structure(case: str, says: str, tmp_path: Path,
+                   attempt: Callable[[Path], Exception]) -> None:
+    out = tmp_path / "w"
+    if case == "duplicate":
+        wheel = craft(out, [OK], extra=[(OK[0], b"import os  # the second copy\n")])
+    elif case == "trailing":
+        wheel = craft(out, [OK], trailing=b"#!/bin/sh\necho appended\n")
+    elif case == "two dist-infos":
+        wheel = craft(out, [OK, ("other-1.0.dist-info/METADATA", b"Name: other\n")])
+    elif case == "misnamed dist-info":
+        wheel = craft(out, [OK], dist_info="evil-2.0.dist-info")
+    elif case == "metadata names another":
+        wheel = craft(out, [OK], metadata="Metadata-Version: 2.1\nName: good\nVersion: 1.0\n")
+    else:
+        wheel = craft(out, [OK], wheel=WHEEL.replace("1.0", "2.0", 1))
+    assert says in str(attempt(wheel))
+
+
+@pytest.mark.parametrize("entry", [
+    "../evil = evil:main", "/usr/bin/evil = evil:main", "sub/evil = evil:main",
+    "python = evil:main", "python3.12 = evil:main", "evil = not a module:main",
+    "evil = evil:main; rm -rf",
+])
+def test_entry_points(entry: str, tmp_path: Path,
+                      attempt: Callable[[Path], Exception]) -> None:
+    wheel = craft(tmp_path / "w", [OK], entry_points=f"[console_scripts]\n{entry}\n")
+    assert "entry point" in str(attempt(wheel)) or "invalid wheel" in str(attempt(wheel))
+
+
+def test_a_symlinked_directory_in_the_target_is_not_followed_outside(
+        tmp_path: Path, venv_factory: Callable[[str], Path]) -> None:
+    python = venv_factory("3.12")
+    site = Path(next(p for p in (python.parent.parent / "lib").glob("python*/site-packages")))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(outside, site / NAME)  # planted: evil/ leads out of the venv
+    wheel = craft(tmp_path / "w", [OK, (f"{NAME}/sub/deep.py", b"y = 2\n")])
+    before = tree_snapshot(python.parent.parent)
+    with Installer(Config(index_urls=(), cache_dir=tmp_path / "cache")) as inst, \
+            pytest.raises(pyinst.InstallError) as info:
+        inst.install([str(wheel)], Target.from_python(python))
+    assert "symbolic link" in str(info.value) and str(outside) in str(info.value)
+    assert list(outside.iterdir()) == []
+    assert tree_snapshot(python.parent.parent) == before
+
+
+def test_a_good_crafted_wheel_installs(tmp_path: Path,
+                                      venv_factory: Callable[[str], Path]) -> None:
+    # the factory itself makes valid wheels: the refusals above are about their flaws
+    python = venv_factory("3.12")
+    wheel = craft(tmp_path / "w", [OK], entry_points="[console_scripts]\nevil = evil:X\n")
+    with Installer(Config(index_urls=(), cache_dir=tmp_path / "cache")) as inst:
+        result = inst.install([str(wheel)], Target.from_python(python))
+    assert result.installed == (("evil", "1.0"),)
+    assert (python.parent / "evil").exists()
