@@ -151,6 +151,11 @@ class IndexFile:
     yanked: str | None = None
     #: override the hash the index states (to simulate a corrupted file)
     stated_sha256: str | None = None
+    #: serve this as the PEP 658 sidecar instead of the wheel's own METADATA
+    sidecar: bytes | None = None
+
+    def metadata(self) -> bytes:
+        return self.sidecar if self.sidecar is not None else wheel_metadata(self.path)
 
 
 class IndexServer:
@@ -258,7 +263,7 @@ class IndexServer:
             files = self._files()
             fname = parts[1]
             if fname.endswith(".metadata") and self.sidecars and fname[:-9] in files:
-                self._send(h, 200, wheel_metadata(files[fname[:-9]].path),
+                self._send(h, 200, files[fname[:-9]].metadata(),
                            "application/octet-stream")
                 return
             if fname in files:
@@ -307,7 +312,7 @@ class IndexServer:
             if f.yanked is not None:
                 attrs.append(f'data-yanked="{html.escape(f.yanked)}"')
             if self.sidecars and f.path.name.endswith(".whl"):
-                md = hashlib.sha256(wheel_metadata(f.path)).hexdigest()
+                md = hashlib.sha256(f.metadata()).hexdigest()
                 attrs.append(f'data-core-metadata="sha256={md}"')
             rows.append(f"<a {' '.join(attrs)}>{f.path.name}</a><br/>")
         return ("<!DOCTYPE html><html><body><h1>Links for " + name + "</h1>\n"
@@ -324,7 +329,7 @@ class IndexServer:
             if f.yanked is not None:
                 e["yanked"] = f.yanked or True
             if self.sidecars and f.path.name.endswith(".whl"):
-                e["core-metadata"] = {"sha256": hashlib.sha256(wheel_metadata(f.path)).hexdigest()}
+                e["core-metadata"] = {"sha256": hashlib.sha256(f.metadata()).hexdigest()}
             entries.append(e)
         return json.dumps({"meta": {"api-version": "1.1"}, "name": name, "files": entries}).encode()
 

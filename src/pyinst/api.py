@@ -403,10 +403,12 @@ class Installer:
         allowed = pin.allowed_hashes
         if ready is not None and (not allowed or link.hashes.get("sha256") in
                                   allowed.get("sha256", ())):
+            _same_metadata(pin, ready)
             return PreparedWheel(pin=pin, path=session.fetcher.cached_path(link),
                                  unpacked=ready)
         path = session.fetcher.wheel(link, package=pin.name, allowed=pin.allowed_hashes)
         unpacked = unpack(pin, path, session.cache_root)
+        _same_metadata(pin, unpacked)
         if pin.direct and not link.hashes:  # direct_url.json records what was installed
             pin = _with_sha256(pin, _file_sha256(path))
         return PreparedWheel(pin=pin, path=path, unpacked=unpacked)
@@ -742,6 +744,23 @@ def _check_every_file_hashed(resolution: Resolution) -> None:
         raise HashRequired(f"hash-checking mode: these dependencies have no --hash: {names} "
                            "(add each, pinned and hashed, to the requirements)",
                            package=missing[0].name)
+
+
+def _same_metadata(pin: Pin, unpacked: Any) -> None:
+    """The metadata the resolver went by (an index's sidecar, say) must be the wheel's
+    own: otherwise the index described one thing and serves another (PEP 658 wants them
+    byte for byte the same)."""
+    if not pin.metadata or pin.link is None or not pin.link.is_wheel:
+        return
+    own = Path(unpacked.root) / unpacked.root_scheme / unpacked.dist_info / "METADATA"
+    try:
+        data = own.read_bytes()
+    except OSError:
+        return
+    if data != pin.metadata:
+        raise InvalidWheel(f"the metadata the index gave for '{pin.name}' {pin.version} is "
+                           f"not the metadata inside {pin.link.filename}; refusing it",
+                           package=pin.name)
 
 
 def _with_sha256(pin: Pin, digest: str) -> Pin:

@@ -30,6 +30,7 @@ from .models import InstallPlan, Pin
 from .target import Target
 from .transaction import Transaction, UnsafeTarget
 from .unpack import UnpackedFile, UnpackedWheel, record_hash
+from .vcs import is_vcs_url, parse_vcs_url
 
 INSTALLER_NAME = b"pyinst\n"
 
@@ -59,9 +60,6 @@ def _direct_url_json(pin: Pin) -> bytes | None:
     """PEP 610's record of where a directly requested distribution came from."""
     if not pin.direct or pin.link is None:
         return None
-    from .sdist import is_source_archive
-    from .vcs import is_vcs_url, parse_vcs_url
-
     link = pin.link
     if is_vcs_url(link.url):
         vcs = parse_vcs_url(link.url)
@@ -69,7 +67,7 @@ def _direct_url_json(pin: Pin) -> bytes | None:
                          vcs_info=VcsInfo(vcs="git", commit_id=pin.vcs_commit or "",
                                           requested_revision=vcs.rev))
         return json.dumps(info.to_dict(), sort_keys=True).encode()
-    if link.is_file and not link.is_wheel and not is_source_archive(link.filename):
+    if link.is_local_dir:
         info = DirectUrl(url=link.url, dir_info=DirInfo(editable=pin.editable or None))
         return json.dumps(info.to_dict(), sort_keys=True).encode()
     hashes = dict(link.hashes)
@@ -181,7 +179,7 @@ class _Writer:
             shutil.copyfileobj(inp, out, 1 << 20)
 
     def script(self, name: str, module: str, attr: str, section: str) -> None:
-        from installer.scripts import Script  # only wheels with commands need it
+        from installer.scripts import Script  # imported by apply_plan, before any write
 
         script = Script(name, module, attr, section)  # type: ignore[arg-type]
         filename, data = script.generate(self._interpreter,
@@ -267,6 +265,10 @@ def apply_plan(plan: InstallPlan, wheels: Sequence[PreparedWheel], target: Targe
     nothing. With ``workers`` > 1 the wheels are installed side by side, each thread with
     its own journal. Most of an install is system time (mkdir, link); more threads than
     cores only trade it for GIL hand-offs, so callers pass about the core count."""
+    # Everything the writing needs is imported now: the files about to be written may
+    # be modules this process would otherwise import later (a target on sys.path).
+    if any(w.unpacked.scripts for w in wheels):
+        import installer.scripts  # noqa: F401
     tx = Transaction(Path(target.scheme["purelib"]),
                      roots=tuple(dict.fromkeys(target.scheme.values())))
     where = target.describe_location()

@@ -78,7 +78,6 @@ def _package(pin: Pin, lock_dir: Path, sizes: Mapping[str, int],
         PackageWheel,
     )
 
-    from .sdist import is_source_archive
     from .vcs import is_vcs_url, parse_vcs_url
 
     link = pin.link
@@ -97,7 +96,7 @@ def _package(pin: Pin, lock_dir: Path, sizes: Mapping[str, int],
         return Package(**common, version=pin.version, vcs=PackageVcs(
             type="git", url=vcs.repo, requested_revision=vcs.rev, commit_id=commit,
             subdirectory=vcs.subdirectory))
-    if link.is_file and not link.is_wheel and not is_source_archive(link.filename):
+    if link.is_local_dir:
         return Package(**common, version=pin.version, directory=PackageDirectory(
             path=_relative(url_to_path(link.url), lock_dir), editable=pin.editable or None))
     if not hashes:

@@ -12,6 +12,9 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName
 from packaging.version import Version
 
+#: the source archives pyinst can unpack (an sdist, or a project archive)
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar", ".zip")
+
 
 @dataclass(frozen=True)
 class Link:
@@ -47,6 +50,15 @@ class Link:
     @property
     def is_wheel(self) -> bool:
         return self.filename.endswith(".whl")
+
+    @property
+    def is_source_archive(self) -> bool:
+        return self.filename.lower().endswith(ARCHIVE_SUFFIXES)
+
+    @property
+    def is_local_dir(self) -> bool:
+        """A local project directory (``file:`` and neither a wheel nor an archive)."""
+        return self.is_file and not self.is_wheel and not self.is_source_archive
 
     @property
     def metadata_url(self) -> str:

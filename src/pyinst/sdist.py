@@ -15,12 +15,7 @@ import zipfile
 from pathlib import Path
 
 from .errors import InvalidSdist
-
-ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar", ".zip")
-
-
-def is_source_archive(filename: str) -> bool:
-    return filename.lower().endswith(ARCHIVE_SUFFIXES)
+from .models import ARCHIVE_SUFFIXES
 
 
 def _inside(name: str) -> bool:
@@ -93,4 +88,4 @@ def project_root(directory: Path) -> Path:
     return directory
 
 
-__all__ = ["ARCHIVE_SUFFIXES", "is_source_archive", "project_root", "unpack_source_archive"]
+__all__ = ["ARCHIVE_SUFFIXES", "project_root", "unpack_source_archive"]

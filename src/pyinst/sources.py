@@ -24,7 +24,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from .cache import EntryLock
 from .errors import BuildFailed, InvalidSdist
 from .index.client import url_to_path
-from .sdist import is_source_archive, unpack_source_archive
+from .sdist import unpack_source_archive
 from .vcs import checkout, is_vcs_url, parse_vcs_url
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ class Sources:
                 raise InvalidSdist(f"'{package}': editable installs of git URLs are not "
                                    "supported; clone it and use -e DIR", package=package)
             return self._checkout(link, package)
-        if link.is_file and not is_source_archive(link.filename):
+        if link.is_local_dir:
             path = url_to_path(link.url)
             if not path.is_dir():
                 raise InvalidSdist(f"'{package}': {path} is neither a project directory nor "
@@ -80,7 +80,7 @@ class Sources:
         if editable:
             raise InvalidSdist(f"'{package}': an editable install needs a local project "
                                f"directory, not {link.filename}", package=package)
-        if not is_source_archive(link.filename):
+        if not link.is_source_archive:
             raise InvalidSdist(f"'{package}': {link.filename} is not a wheel or a source "
                                "archive pyinst can unpack", package=package)
         with self._lock:
@@ -174,7 +174,7 @@ class Sources:
 
     def _cache_key(self, link: Link, allowed: Mapping[str, Sequence[str]] | None) -> str | None:
         """An sdist's sha256 (stated by the index, else of the downloaded file)."""
-        if is_vcs_url(link.url) or (link.is_file and not is_source_archive(link.filename)):
+        if is_vcs_url(link.url) or link.is_local_dir:
             return None  # a directory or a checkout: not cached
         stated = link.hashes.get("sha256")
         if stated and len(stated) == 64:
