@@ -487,7 +487,7 @@ class Installer:
                     wheels = [request.adjust(w) for w in wheels]
                 t2 = time.perf_counter()
                 apply_plan(plan, wheels, target, self._emit, LinkMode(self.config.link_mode),
-                           self._apply_workers())
+                           self._apply_workers(), overwrite=request.force_reinstall)
                 self._compile(wheels, target)
                 t3 = time.perf_counter()
                 timings.update(prepare=t2 - t1, install=t3 - t2)

@@ -16,14 +16,15 @@ import io
 import json
 import os
 import shutil
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.direct_url import ArchiveInfo, DirectUrl, DirInfo, VcsInfo
 
-from .errors import InstallError, InvalidWheel, PyinstError
+from .errors import InstallConflict, InstallError, InvalidWheel, PyinstError
 from .events import EventSink, InstallProgress, ignore
 from .installed import remove_distribution
 from .models import InstallPlan, Pin
@@ -91,7 +92,9 @@ class _Writer:
     The hot path works on plain strings: it runs once per installed file.
     """
 
-    def __init__(self, target: Target, tx: Transaction, mode: LinkMode) -> None:
+    def __init__(self, target: Target, tx: Transaction, mode: LinkMode,
+                 on_existing: Callable[[str], None] | None = None) -> None:
+        self._on_existing = on_existing
         self._scheme = {k: os.path.normpath(v) for k, v in target.scheme.items()}
         self._interpreter = target.python
         self._launcher = target.interpreter.launcher_kind
@@ -109,7 +112,7 @@ class _Writer:
 
     def write_bytes(self, scheme: str, path: str, data: bytes, executable: bool) -> None:
         dest = self._dest(scheme, path)
-        self._tx.prepare_write(dest)
+        self._tx.prepare_write(dest, self._on_existing)
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
                      0o777 if executable else 0o666)
         with os.fdopen(fd, "wb") as out:
@@ -130,7 +133,7 @@ class _Writer:
                     self.write_bytes(f.scheme, f.path, data, True)
                     return
         dest = self._dest(f.scheme, f.path)
-        self._tx.prepare_write(dest)
+        self._tx.prepare_write(dest, self._on_existing)
         if not self._link(src, dest):
             self._copy(src, dest, f.executable)
         self.records.append((f.scheme, f.path, f.hash, f.size))
@@ -141,7 +144,7 @@ class _Writer:
         so it does as little Python as it can between system calls."""
         dest_of = self._dest
         dests = [dest_of(f.scheme, f.path) for f in files]
-        self._tx.prepare_writes(dests)
+        self._tx.prepare_writes(dests, self._on_existing)
         sep = os.sep
         base = {scheme: src_root + sep + scheme + sep for scheme in self._scheme}
         if self._mode is LinkMode.HARDLINK:
@@ -200,7 +203,7 @@ class _Writer:
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerows(rows)
         dest = self._dest(root_scheme, record_path)
-        self._tx.prepare_write(dest)
+        self._tx.prepare_write(dest, self._on_existing)
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "wb") as out:
             out.write(buf.getvalue().encode())
@@ -212,11 +215,15 @@ def python_files(w: PreparedWheel, target: Target) -> list[Path]:
             if f.path.endswith(".py") and f.scheme in ("purelib", "platlib")]
 
 
-def install_unpacked(w: PreparedWheel, target: Target, tx: Transaction, mode: LinkMode) -> None:
+def install_unpacked(w: PreparedWheel, target: Target, tx: Transaction, mode: LinkMode,
+                     owners: _Owners | None = None) -> None:
+    """Put one wheel in place. With ``owners``, a file already there that another
+    distribution owns is a conflict (not silently replaced)."""
     u = w.unpacked
     if w.ephemeral and mode is LinkMode.SYMLINK:
         mode = LinkMode.COPY
-    writer = _Writer(target, tx, mode)
+    on_existing = None if owners is None else (lambda path: owners.refuse(w.pin, path))
+    writer = _Writer(target, tx, mode, on_existing)
     for name, module, attr, section in u.scripts:
         writer.script(name, module, attr, section)
     src_root = os.fspath(u.root)
@@ -244,9 +251,38 @@ def _overlapping(wheels: Sequence[PreparedWheel], target: Target) -> bool:
     return False
 
 
-def _install_one(w: PreparedWheel, target: Target, tx: Transaction, mode: LinkMode) -> None:
+class _Owners:
+    """Who owns the files already in a target (read from RECORDs on the first conflict)."""
+
+    def __init__(self, target: Target) -> None:
+        self._target = target
+        self._lock = threading.Lock()
+        self._by_path: dict[str, str] | None = None
+
+    def refuse(self, pin: Pin, path: str) -> None:
+        from .installed import installed_distributions, record_paths
+
+        with self._lock:
+            if self._by_path is None:
+                self._by_path = {}
+                for dist in installed_distributions(self._target).values():
+                    try:
+                        paths = record_paths(dist)
+                    except PyinstError:
+                        continue  # one being written right now, or a broken one
+                    for p in paths:
+                        self._by_path[os.path.normpath(p)] = f"'{dist.name}' {dist.version}"
+            owner = self._by_path.get(path)
+        whose = f"belongs to {owner}" if owner else "is not from any installed distribution"
+        raise InstallConflict(f"installing '{pin.name}' {pin.version} would overwrite {path}, "
+                              f"which {whose}; --force-reinstall replaces it",
+                              package=pin.name)
+
+
+def _install_one(w: PreparedWheel, target: Target, tx: Transaction, mode: LinkMode,
+                 owners: _Owners | None = None) -> None:
     try:
-        install_unpacked(w, target, tx, mode)
+        install_unpacked(w, target, tx, mode, owners)
     except PyinstError:
         raise
     except UnsafeTarget as exc:
@@ -260,11 +296,14 @@ def _install_one(w: PreparedWheel, target: Target, tx: Transaction, mode: LinkMo
 
 def apply_plan(plan: InstallPlan, wheels: Sequence[PreparedWheel], target: Target,
                emit: EventSink = ignore, mode: LinkMode = LinkMode.HARDLINK,
-               workers: int = 1) -> None:
+               workers: int = 1, overwrite: bool = False) -> None:
     """Remove what the plan replaces and install its (already verified) wheels; all or
     nothing. With ``workers`` > 1 the wheels are installed side by side, each thread with
     its own journal. Most of an install is system time (mkdir, link); more threads than
-    cores only trade it for GIL hand-offs, so callers pass about the core count."""
+    cores only trade it for GIL hand-offs, so callers pass about the core count.
+    A file already in the target that another distribution owns stops the install
+    unless ``overwrite`` (``--force-reinstall``)."""
+    owners = None if overwrite else _Owners(target)
     # Everything the writing needs is imported now: the files about to be written may
     # be modules this process would otherwise import later (a target on sys.path).
     if any(w.unpacked.scripts for w in wheels):
@@ -280,11 +319,12 @@ def apply_plan(plan: InstallPlan, wheels: Sequence[PreparedWheel], target: Targe
         if workers < 2 or len(wheels) < 2 or _overlapping(wheels, target):
             for w, event in zip(wheels, progress):
                 emit(event)
-                _install_one(w, target, tx, mode)
+                _install_one(w, target, tx, mode, owners)
         else:
             def one(w: PreparedWheel, event: InstallProgress) -> None:
                 emit(event)
-                _install_one(w, target, tx.child(), mode)  # its own, uncontended journal
+                # each thread its own, uncontended journal
+                _install_one(w, target, tx.child(), mode, owners)
 
             with ThreadPoolExecutor(max_workers=workers,
                                     thread_name_prefix="pyinst-apply") as pool:

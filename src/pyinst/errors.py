@@ -160,6 +160,10 @@ class BuildFailed(PyinstError):
         self.output = output
 
 
+class InstallConflict(PyinstError):
+    """A file the install would write belongs to another installed distribution."""
+
+
 class InstallError(PyinstError):
     """Writing to the target failed; the target was rolled back to its previous state."""
 

@@ -16,6 +16,7 @@ import shutil
 import stat
 import tempfile
 import threading
+from collections.abc import Callable
 
 
 class UnsafeTarget(OSError):
@@ -91,7 +92,8 @@ class Transaction:
             self.removed_dirs.append(path)
             self._known_dirs.discard(path)
 
-    def prepare_write(self, path: str) -> None:
+    def prepare_write(self, path: str,
+                      on_existing: Callable[[str], None] | None = None) -> None:
         """Call before creating ``path``: backs up what is there, creates parents.
 
         Threads may prepare writes at once as long as no two write the same path."""
@@ -108,6 +110,8 @@ class Transaction:
             else:
                 if stat.S_ISDIR(st.st_mode):
                     raise IsADirectoryError(f"{path} is a directory")
+                if on_existing is not None and path not in self._written:
+                    on_existing(path)
                 self.remove_file(path)
         # journaled only now: a path that failed to move aside must not be deleted
         # by a rollback
@@ -115,7 +119,8 @@ class Transaction:
             self.created_files.append(path)
             self._written.add(path)
 
-    def prepare_writes(self, paths: list[str]) -> None:
+    def prepare_writes(self, paths: list[str],
+                       on_existing: Callable[[str], None] | None = None) -> None:
         """`prepare_write` for many paths (distinct, and none of them a parent of another):
         parents made once each, and only paths outside directories this journal made are
         looked at."""
@@ -135,6 +140,8 @@ class Transaction:
                 continue
             if stat.S_ISDIR(st.st_mode):
                 raise IsADirectoryError(f"{path} is a directory")
+            if on_existing is not None and path not in written:
+                on_existing(path)  # may refuse to replace a file someone else owns
             self.remove_file(path)
         with self._lock:
             self.created_files.extend(paths)

@@ -405,3 +405,26 @@ def test_an_index_package_may_not_send_pyinst_to_a_url_the_user_did_not_name(
         # named by the user, the same reference is followed
         done = inst.install(["pointer", f"helper @ {url}"], Target.from_python(python))
     assert sorted(done.installed) == [("helper", "1.0"), ("pointer", "1.0")]
+
+
+def test_a_file_another_distribution_owns_is_a_conflict_unless_forced(
+        make_index: Callable[..., IndexServer], tmp_path: Path,
+        venv_factory: Callable[[str], Path]) -> None:
+    wheels = tmp_path / "w"
+    first = build_wheel(WheelSpec("claims", "1.0", files={"shared_thing.py": "OWNER = 1\n"}),
+                        wheels)
+    second = build_wheel(WheelSpec("also-claims", "1.0",
+                                   files={"shared_thing.py": "OWNER = 2\n"}), wheels)
+    index = make_index({"claims": [IndexFile(first)], "also-claims": [IndexFile(second)]})
+    python = venv_factory("3.12")
+    target = Target.from_python(python)
+    with Installer(config_for(index)) as inst:
+        inst.install(["claims"], target)
+        before = tree_snapshot(python.parent.parent)
+        with pytest.raises(pyinst.PyinstError) as info:
+            inst.install(["also-claims"], target)
+        assert "would overwrite" in str(info.value)
+        assert "shared_thing.py, which belongs to 'claims' 1.0" in str(info.value)
+        assert tree_snapshot(python.parent.parent) == before
+        inst.install(["also-claims"], target, force_reinstall=True)
+    assert run_in(python, "import shared_thing; print(shared_thing.OWNER)") == "2"
