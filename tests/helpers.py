@@ -8,6 +8,7 @@ import html
 import io
 import json
 import os
+import socket
 import subprocess
 import sys
 import tarfile
@@ -182,6 +183,10 @@ class IndexServer:
         self.ranges = True
         #: (path, Range header) of every ranged file request
         self.range_requests: list[tuple[str, str]] = []
+        #: file name -> how many more answers to spoil: "truncate" sends half the body
+        #: under a full Content-Length, "reset" closes the connection without an answer,
+        #: "lie" sends the whole body but announces a longer one
+        self.faults: dict[str, list[str]] = {}
         self.requests: list[str] = []
         self._lock = threading.Lock()
         server = self
@@ -218,6 +223,21 @@ class IndexServer:
         h.send_header("Content-Length", str(len(body)))
         h.end_headers()
         h.wfile.write(body)
+
+    @staticmethod
+    def _spoil(h: BaseHTTPRequestHandler, body: bytes, fault: str) -> None:
+        if fault == "reset":
+            h.close_connection = True
+            h.connection.shutdown(socket.SHUT_RDWR)
+            return
+        h.send_response(200)
+        h.send_header("Content-Type", "application/octet-stream")
+        h.send_header("Content-Length", str(len(body) + (100 if fault == "lie" else 0)))
+        h.end_headers()
+        h.wfile.write(body[: len(body) // 2] if fault == "truncate" else body)
+        h.wfile.flush()
+        h.close_connection = True
+        h.connection.shutdown(socket.SHUT_RDWR)
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         path = h.path.split("?", 1)[0]
@@ -268,6 +288,12 @@ class IndexServer:
                 return
             if fname in files:
                 body = files[fname].path.read_bytes()
+                with self._lock:
+                    pending = self.faults.get(fname)
+                    fault = pending.pop(0) if pending else None
+                if fault is not None:
+                    self._spoil(h, body, fault)
+                    return
                 rng = h.headers.get("Range")
                 if rng and self.ranges:
                     with self._lock:

@@ -28,6 +28,7 @@ from .errors import InstallConflict, InstallError, InvalidWheel, PyinstError
 from .events import EventSink, InstallProgress, ignore
 from .installed import remove_distribution
 from .models import InstallPlan, Pin
+from .redact import without_credentials
 from .target import Target
 from .transaction import Transaction, UnsafeTarget
 from .unpack import UnpackedFile, UnpackedWheel, record_hash
@@ -64,7 +65,7 @@ def _direct_url_json(pin: Pin) -> bytes | None:
     link = pin.link
     if is_vcs_url(link.url):
         vcs = parse_vcs_url(link.url)
-        info = DirectUrl(url=vcs.repo, subdirectory=vcs.subdirectory,
+        info = DirectUrl(url=without_credentials(vcs.repo), subdirectory=vcs.subdirectory,
                          vcs_info=VcsInfo(vcs="git", commit_id=pin.vcs_commit or "",
                                           requested_revision=vcs.rev))
         return json.dumps(info.to_dict(), sort_keys=True).encode()
@@ -72,7 +73,8 @@ def _direct_url_json(pin: Pin) -> bytes | None:
         info = DirectUrl(url=link.url, dir_info=DirInfo(editable=pin.editable or None))
         return json.dumps(info.to_dict(), sort_keys=True).encode()
     hashes = dict(link.hashes)
-    info = DirectUrl(url=link.url, archive_info=ArchiveInfo(hashes=hashes or None))
+    info = DirectUrl(url=without_credentials(link.url),
+                     archive_info=ArchiveInfo(hashes=hashes or None))
     return json.dumps(info.to_dict(generate_legacy_hash=bool(hashes)), sort_keys=True).encode()
 
 

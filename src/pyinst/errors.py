@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .redact import redact
+
 
 class PyinstError(Exception):
     """Base of every error pyinst raises for a problem with its input or environment."""
@@ -17,6 +19,7 @@ class PyinstError(Exception):
     exit_code = 1
 
     def __init__(self, message: str, *, package: str | None = None) -> None:
+        message = redact(message)  # no password or token from a URL ever shows
         super().__init__(message)
         self.message = message
         self.package = package
@@ -57,7 +60,7 @@ class IndexFetchError(PyinstError):
         status_code: int | None = None,
     ) -> None:
         super().__init__(message, package=package)
-        self.url = url
+        self.url = redact(url) if url else url
         self.status_code = status_code
 
 
@@ -66,7 +69,7 @@ class IndexPageError(PyinstError):
 
     def __init__(self, message: str, *, url: str, package: str | None = None) -> None:
         super().__init__(message, package=package)
-        self.url = url
+        self.url = redact(url) if url else url
 
 
 class ProjectNotFound(PyinstError):
@@ -123,7 +126,7 @@ class HashMismatch(PyinstError):
             f"hash mismatch for '{package}' from {url}: expected {expected}, got {got}",
             package=package,
         )
-        self.url = url
+        self.url = redact(url) if url else url
         self.expected = expected
         self.got = got
 

@@ -22,6 +22,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from .errors import PyinstError, UsageError
 from .index.client import path_to_url, url_to_path
 from .models import InstalledDistribution, InstallPlan, Link, Pin
+from .redact import without_credentials
 
 if TYPE_CHECKING:
     from packaging.pylock import Package, Pylock
@@ -94,8 +95,8 @@ def _package(pin: Pin, lock_dir: Path, sizes: Mapping[str, int],
         if commit is None:
             raise LockError(f"cannot lock '{pin.name}': its git commit is unknown")
         return Package(**common, version=pin.version, vcs=PackageVcs(
-            type="git", url=vcs.repo, requested_revision=vcs.rev, commit_id=commit,
-            subdirectory=vcs.subdirectory))
+            type="git", url=without_credentials(vcs.repo), requested_revision=vcs.rev,
+            commit_id=commit, subdirectory=vcs.subdirectory))
     if link.is_local_dir:
         return Package(**common, version=pin.version, directory=PackageDirectory(
             path=_relative(url_to_path(link.url), lock_dir), editable=pin.editable or None))
@@ -103,11 +104,11 @@ def _package(pin: Pin, lock_dir: Path, sizes: Mapping[str, int],
         raise LockError(f"cannot lock '{pin.name}' {pin.version}: no sha256 (or stronger) "
                         f"hash is known for {link.filename}")
     where: dict[str, Any] = ({"path": _relative(url_to_path(link.url), lock_dir)}
-                             if link.is_file else {"url": link.url})
+                             if link.is_file else {"url": without_credentials(link.url)})
     if pin.direct:
         return Package(**common, version=pin.version, archive=PackageArchive(
             **where, size=size, hashes=hashes))
-    index = link.origin or None
+    index = without_credentials(link.origin) if link.origin else None
     if link.is_wheel:
         return Package(**common, version=pin.version, index=index, wheels=[
             PackageWheel(name=link.filename, **where, size=size, hashes=hashes)])

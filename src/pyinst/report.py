@@ -9,6 +9,7 @@ from packaging.metadata import parse_email
 
 from . import __version__
 from .models import InstallPlan, Pin
+from .redact import without_credentials
 
 _MULTI = {"platform", "supported_platform", "classifiers", "requires_dist", "provides_dist",
           "obsoletes_dist", "requires_external", "project_url", "provides_extra",
@@ -37,7 +38,7 @@ def _item(pin: Pin) -> dict[str, Any]:
         name, digest = next(iter(sorted(pin.link.hashes.items())))
         archive["hash"] = f"{name}={digest}"
     item: dict[str, Any] = {
-        "download_info": {"url": pin.link.url, "archive_info": archive},
+        "download_info": {"url": without_credentials(pin.link.url), "archive_info": archive},
         "is_direct": pin.direct,
         "is_yanked": pin.link.yanked is not None,
         "requested": pin.requested,

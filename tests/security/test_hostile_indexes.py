@@ -30,3 +30,43 @@ def test_a_sidecar_that_is_not_the_wheels_metadata_is_refused(
     assert "the metadata the index gave for 'twofaced' 1.0 is not the metadata inside" \
         in str(info.value)
     assert tree_snapshot(python.parent.parent) == before
+
+
+def test_credentials_never_show_in_messages_locks_reports_or_direct_url(
+        index: IndexServer, tmp_path: Path, venv_factory: Callable[[str], Path]) -> None:
+    import json
+
+    from helpers import run_cli
+
+    secret = "s3cret-T0ken"
+    with_creds = index.url.replace("http://", f"http://alice:{secret}@")
+    python = venv_factory("3.12")
+
+    missing = run_cli("install", "-p", str(python), "-i", with_creds, "--no-cache",
+                      "nosuchproject")
+    assert missing.returncode == 1
+    assert secret not in missing.stderr and "alice:****@" in missing.stderr
+
+    lock = tmp_path / "pylock.toml"
+    proc = run_cli("lock", "-p", str(python), "-i", with_creds, "--no-cache", "-o", str(lock),
+                   "app")
+    assert proc.returncode == 0, proc.stderr
+    assert secret not in lock.read_text() and "alice" not in lock.read_text()
+
+    wheel_url = f"{with_creds.rsplit('/simple/', 1)[0]}/files/helper-1.0-py3-none-any.whl"
+    report = tmp_path / "report.json"
+    proc = run_cli("install", "-p", str(python), "--no-index", "--no-cache", "--report",
+                   str(report), f"helper @ {wheel_url}")
+    assert proc.returncode == 0, proc.stderr
+    assert secret not in report.read_text()
+    direct = json.loads(run_in_python(python, "helper"))
+    assert secret not in json.dumps(direct) and "alice" not in direct["url"]
+    assert secret not in proc.stdout + proc.stderr
+
+
+def run_in_python(python: Path, dist: str) -> str:
+    from helpers import run_in
+
+    return run_in(python, "import importlib.metadata as m, sys; "
+                          f"sys.stdout.write(m.distribution({dist!r}).read_text("
+                          "'direct_url.json'))")
