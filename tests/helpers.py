@@ -185,8 +185,13 @@ class IndexServer:
         self.range_requests: list[tuple[str, str]] = []
         #: file name -> how many more answers to spoil: "truncate" sends half the body
         #: under a full Content-Length, "reset" closes the connection without an answer,
-        #: "lie" sends the whole body but announces a longer one
+        #: "lie" sends the whole body but announces a longer one, "stall" sends the
+        #: headers and then nothing for 3 seconds
         self.faults: dict[str, list[str]] = {}
+        #: send every file request there instead (a redirect to another origin)
+        self.redirect_files_to: str | None = None
+        #: (path, headers) of every request
+        self.headers_seen: list[tuple[str, dict[str, str]]] = []
         self.requests: list[str] = []
         self._lock = threading.Lock()
         server = self
@@ -198,6 +203,7 @@ class IndexServer:
             def do_GET(self) -> None:
                 with server._lock:
                     server.requests.append(self.path)
+                    server.headers_seen.append((self.path, dict(self.headers.items())))
                 server._handle(self)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -234,6 +240,9 @@ class IndexServer:
         h.send_header("Content-Type", "application/octet-stream")
         h.send_header("Content-Length", str(len(body) + (100 if fault == "lie" else 0)))
         h.end_headers()
+        if fault == "stall":
+            h.wfile.flush()
+            time.sleep(3)
         h.wfile.write(body[: len(body) // 2] if fault == "truncate" else body)
         h.wfile.flush()
         h.close_connection = True
@@ -278,6 +287,12 @@ class IndexServer:
             h.send_header("Content-Length", str(len(body)))
             h.end_headers()
             h.wfile.write(body)
+            return
+        if len(parts) == 2 and parts[0] == "files" and self.redirect_files_to:
+            h.send_response(302)
+            h.send_header("Location", self.redirect_files_to + parts[1])
+            h.send_header("Content-Length", "0")
+            h.end_headers()
             return
         if len(parts) == 2 and parts[0] == "files":
             files = self._files()

@@ -89,3 +89,16 @@ def test_an_auth_failure_on_the_first_index_stops_the_search(
     ok = run_cli("install", "-p", str(python), "-i", first.url, "--extra-index-url",
                  second.url, "--no-cache", "private")
     assert ok.returncode == 0, ok.stderr
+
+
+def test_a_stalled_download_times_out_with_a_clear_error(
+        five: IndexServer, tmp_path: Path, venv_factory: Callable[[str], Path]) -> None:
+    five.faults["one-1.0-py3-none-any.whl"] = ["stall"] * 5  # longer than the timeout
+    python = venv_factory("3.12")
+    config = Config(index_urls=(five.url,), cache_dir=tmp_path / "cache", retries=1,
+                    retry_backoff=0.01, timeout=0.3)
+    before = tree_snapshot(python.parent.parent)
+    with Installer(config) as inst, pytest.raises(pyinst.IndexFetchError) as info:
+        inst.install(["one"], Target.from_python(python))
+    assert "one" in str(info.value) and "time" in str(info.value).lower()
+    assert tree_snapshot(python.parent.parent) == before

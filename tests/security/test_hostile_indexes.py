@@ -70,3 +70,70 @@ def run_in_python(python: Path, dist: str) -> str:
     return run_in(python, "import importlib.metadata as m, sys; "
                           f"sys.stdout.write(m.distribution({dist!r}).read_text("
                           "'direct_url.json'))")
+
+
+def test_credentials_do_not_follow_a_redirect_to_another_origin(
+        make_index: Callable[..., IndexServer], tmp_path: Path,
+        venv_factory: Callable[[str], Path]) -> None:
+    wheel = build_wheel(WheelSpec("moved", "1.0"), tmp_path / "w")
+    origin = make_index({"moved": [IndexFile(wheel)]}, sidecars=False)
+    elsewhere = make_index({"moved": [IndexFile(wheel)]})
+    origin.redirect_files_to = f"http://localhost:{elsewhere.port}/files/"
+    index_url = origin.url.replace("http://", "http://alice:pw@")
+    python = venv_factory("3.12")
+    with Installer(Config(index_urls=(index_url,), cache_dir=tmp_path / "c", retries=0)) \
+            as inst:
+        inst.install(["moved"], Target.from_python(python))
+    sent_to_origin = [h for p, h in origin.headers_seen if p.startswith("/files/")]
+    sent_elsewhere = [h for p, h in elsewhere.headers_seen if p.startswith("/files/")]
+    assert sent_to_origin and all("Authorization" in h for h in sent_to_origin)
+    assert sent_elsewhere and not any(
+        k.lower() in ("authorization", "cookie", "proxy-authorization")
+        for h in sent_elsewhere for k in h)
+
+
+def test_a_redirect_from_https_to_http_is_refused(
+        index: IndexServer, tmp_path: Path, venv_factory: Callable[[str], Path]) -> None:
+    import http.server
+    import shutil
+    import ssl
+    import subprocess
+    import threading
+
+    if shutil.which("openssl") is None:  # pragma: no cover - every CI machine has it
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    plain = index.url  # the same pages over plain http
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(301)
+            self.send_header("Location", plain + self.path.split("/simple/", 1)[-1])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        secure = f"https://127.0.0.1:{httpd.server_address[1]}/simple/"
+        python = venv_factory("3.12")
+        with Installer(Config(index_urls=(secure,), ca_bundle=cert, retries=0,
+                              cache_dir=tmp_path / "c")) as inst, \
+                pytest.raises(pyinst.IndexFetchError) as info:
+            inst.install(["simple"], Target.from_python(python))
+        assert "it leaves https" in str(info.value)
+        assert not [p for p in index.requests if p.startswith("/simple/simple")]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()

@@ -132,6 +132,7 @@ def test_record_lies(case: str, says: str, tmp_path: Path,
 @pytest.mark.parametrize(("case", "says"), [
     ("duplicate", "appears twice"),
     ("trailing", "data after the zip's end record"),
+    ("header mismatch", "differ"),
     ("two dist-infos", "expected one"),
     ("misnamed dist-info", "expected one evil-1.0.dist-info directory"),
     ("metadata names another", "it says good 1.0"),
@@ -144,6 +145,12 @@ def test_structure(case: str, says: str, tmp_path: Path,
         wheel = craft(out, [OK], extra=[(OK[0], b"import os  # the second copy\n")])
     elif case == "trailing":
         wheel = craft(out, [OK], trailing=b"#!/bin/sh\necho appended\n")
+    elif case == "header mismatch":
+        wheel = craft(out, [OK])
+        data = wheel.read_bytes()
+        local = data.index(b"PK\x03\x04")  # the first local header names evil/__init__.py
+        at = data.index(OK[0].encode(), local)
+        wheel.write_bytes(data[:at] + b"evil/__init__.pz" + data[at + len(OK[0]):])
     elif case == "two dist-infos":
         wheel = craft(out, [OK, ("other-1.0.dist-info/METADATA", b"Name: other\n")])
     elif case == "misnamed dist-info":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -128,6 +129,23 @@ class IndexClient:
             delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _follow(self, url: str, headers: dict[str, str], *, stream: bool) -> httpx.Response:
+        """GET, following redirects one by one: httpx drops credentials and cookies on
+        each that changes origin; a redirect from https to anything else is refused."""
+        client = self._http
+        request = client.build_request("GET", url, headers=headers)
+        for _ in range(_MAX_REDIRECTS):
+            resp = client.send(request, stream=stream, follow_redirects=False)
+            nxt = resp.next_request if resp.is_redirect else None
+            if nxt is None:
+                return resp
+            resp.close()
+            if request.url.scheme == "https" and nxt.url.scheme != "https":
+                raise IndexFetchError(f"refusing the redirect from {request.url} to "
+                                      f"{nxt.url}: it leaves https", url=url)
+            request = nxt
+        raise IndexFetchError(f"{url}: more than {_MAX_REDIRECTS} redirects", url=url)
+
     def get(self, url: str, *, package: str | None = None, accept: str | None = None,
             headers: dict[str, str] | None = None) -> httpx.Response:
         """GET a URL into memory, with retries; raises `IndexFetchError` on failure.
@@ -140,7 +158,7 @@ class IndexClient:
             headers["Accept"] = accept
 
         def attempt() -> httpx.Response:
-            resp = self._http.get(url, headers=headers, follow_redirects=True)
+            resp = self._follow(url, headers, stream=False)
             if resp.status_code not in (304, 404, 410):
                 resp.raise_for_status()
             return resp
@@ -170,7 +188,7 @@ class IndexClient:
         self._check_online(url, package)
 
         def attempt() -> None:
-            with self._http.stream("GET", url, follow_redirects=True) as resp:
+            with contextlib.closing(self._follow(url, {}, stream=True)) as resp:
                 if resp.status_code in (404, 410):
                     raise IndexFetchError(
                         f"{url} returned HTTP {resp.status_code} for '{package}'",
@@ -308,6 +326,9 @@ class IndexClient:
                                    origin=location)
         raise IndexFetchError(f"find-links location {location} is not a directory or page",
                               url=location)
+
+
+_MAX_REDIRECTS = 10
 
 
 def _host(url: str) -> str:
