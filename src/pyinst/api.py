@@ -474,6 +474,8 @@ class Installer:
         # The lock spans resolve to apply: the plan is made against what the target
         # holds, and nobody else may change that before the plan is applied.
         with contextlib.nullcontext() if dry_run else target.lock(self.config.lock_timeout):
+            if not dry_run:
+                _recover(target)
             t0 = time.perf_counter()
             resolution = self._resolve(session, request, target, prefetch_wheels=not dry_run)
             plan = self.plan(resolution, target)
@@ -641,6 +643,8 @@ class Installer:
                               groups=list(groups) if groups is not None else None)
         with self._call() as session, \
                 contextlib.nullcontext() if dry_run else target.lock(self.config.lock_timeout):
+            if not dry_run:
+                _recover(target)
             t0 = time.perf_counter()
             pins = [self._versioned(session, p, target) for p in pins]
             plan = plan_lock(pins, installed_distributions(target), sync=sync, keep=list(keep))
@@ -744,6 +748,14 @@ def _check_every_file_hashed(resolution: Resolution) -> None:
         raise HashRequired(f"hash-checking mode: these dependencies have no --hash: {names} "
                            "(add each, pinned and hashed, to the requirements)",
                            package=missing[0].name)
+
+
+def _recover(target: Target) -> None:
+    """Undo what an install killed in the middle left in ``target`` (its journal says
+    what; the target's lock is held)."""
+    from .transaction import recover
+
+    recover(os.path.normpath(target.scheme["purelib"]))
 
 
 def _same_metadata(pin: Pin, unpacked: Any) -> None:

@@ -30,7 +30,7 @@ from .installed import remove_distribution
 from .models import InstallPlan, Pin
 from .redact import without_credentials
 from .target import Target
-from .transaction import Transaction, UnsafeTarget
+from .transaction import Transaction, UnsafeTarget, new_journal_path
 from .unpack import UnpackedFile, UnpackedWheel, record_hash
 from .vcs import is_vcs_url, parse_vcs_url
 
@@ -310,8 +310,9 @@ def apply_plan(plan: InstallPlan, wheels: Sequence[PreparedWheel], target: Targe
     # be modules this process would otherwise import later (a target on sys.path).
     if any(w.unpacked.scripts for w in wheels):
         import installer.scripts  # noqa: F401
-    tx = Transaction(Path(target.scheme["purelib"]),
-                     roots=tuple(dict.fromkeys(target.scheme.values())))
+    site = os.path.normpath(target.scheme["purelib"])
+    tx = Transaction(site, roots=tuple(dict.fromkeys(target.scheme.values())),
+                     journal=new_journal_path(site))
     where = target.describe_location()
     try:
         for dist in plan.to_remove:

@@ -17,6 +17,7 @@ from packaging.requirements import Requirement
 from .errors import InvalidRequirement
 from .index.client import path_to_url, project_from_filename
 
+_MAX_NESTING = 32
 #: the algorithms ``--hash`` accepts (as pip: md5 and sha1 are too weak)
 ALLOWED_HASHES = ("sha256", "sha384", "sha512")
 _COMMENT = re.compile(r"(^|\s+)#.*$")
@@ -200,6 +201,9 @@ def parse_requirements_file(
         raise InvalidRequirement("requirements files include each other in a loop",
                                  source=str(file))
     seen = seen | {key}
+    if len(seen) > _MAX_NESTING:  # e.g. "-r sub/r.txt" through a symlink loop
+        raise InvalidRequirement(f"requirements files nested more than {_MAX_NESTING} "
+                                 "deep", source=str(file))
     try:
         text = read(file)
     except OSError as exc:

@@ -6,11 +6,17 @@ remembered. ``rollback()`` puts everything back; ``commit()`` drops the backups.
 
 Paths are kept as strings: an install touches tens of thousands of files, and pathlib
 objects cost more than the system calls they wrap.
+
+With a ``journal`` path, every change is also written down (one line per batch, before
+the change is made), so that a process killed in the middle leaves enough behind for
+`recover()` to undo it on the next run: new files deleted, moved files put back, new
+directories removed, the backup dropped.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import stat
@@ -29,9 +35,11 @@ class Transaction:
     parent still undoes (or keeps) everything the children did."""
 
     def __init__(self, backup_parent: str | os.PathLike[str], *,
-                 roots: tuple[str, ...] = (),
+                 roots: tuple[str, ...] = (), journal: str | None = None,
                  _parent: Transaction | None = None, _tag: str = "") -> None:
         self._lock = threading.RLock()
+        self._journal = journal
+        self._journal_fd: int | None = None
         #: directories (the target's scheme) that nothing may be written outside of: a
         #: symbolic link below one of them that points elsewhere is refused, not followed
         self._roots = tuple(os.path.normpath(r) for r in roots)
@@ -58,6 +66,32 @@ class Transaction:
             self._children.append(c)
             return c
 
+    def _log(self, **record: object) -> None:
+        """Write one record to the on-disk journal (of the root transaction)."""
+        if self._parent is not None:
+            self._parent._log(**record)
+            return
+        if self._journal is None:
+            return
+        line = (json.dumps(record) + "\n").encode()
+        with self._lock:
+            if self._journal_fd is None:
+                os.makedirs(os.path.dirname(self._journal), exist_ok=True)
+                self._journal_fd = os.open(self._journal,
+                                           os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                os.write(self._journal_fd, (json.dumps(
+                    {"journal": 1, "roots": list(self._roots)}) + "\n").encode())
+            os.write(self._journal_fd, line)
+
+    def _close_journal(self) -> None:
+        with self._lock:
+            fd, self._journal_fd = self._journal_fd, None
+        if fd is not None:
+            os.close(fd)
+        if self._journal is not None and self._parent is None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._journal)
+
     def _backup_dir(self) -> str:
         if self._parent is not None:
             return self._parent._backup_dir()
@@ -66,6 +100,7 @@ class Transaction:
                 os.makedirs(self._backup_parent, exist_ok=True)
                 self._backup = tempfile.mkdtemp(prefix=".pyinst-backup-",
                                                 dir=self._backup_parent)
+                self._log(backup=self._backup)
             return self._backup
 
     def remove_file(self, path: str | os.PathLike[str]) -> None:
@@ -75,6 +110,7 @@ class Transaction:
             self._count += 1
             dest = os.path.join(self._backup_dir(),
                                 f"{self._tag}{self._count}-{os.path.basename(path)}")
+        self._log(moved=[path, dest])
         try:
             os.replace(path, dest)
         except OSError as exc:
@@ -87,6 +123,7 @@ class Transaction:
 
     def remove_empty_dir(self, path: str | os.PathLike[str]) -> None:
         path = os.fspath(path)
+        self._log(rmdir=path)
         with self._lock:
             os.rmdir(path)
             self.removed_dirs.append(path)
@@ -98,6 +135,7 @@ class Transaction:
 
         Threads may prepare writes at once as long as no two write the same path."""
         parent = os.path.dirname(path)
+        self._log(dirs=[parent])
         self.ensure_dir(parent)
         with self._lock:
             # inside a directory this transaction made, nothing can be there yet
@@ -115,6 +153,7 @@ class Transaction:
                 self.remove_file(path)
         # journaled only now: a path that failed to move aside must not be deleted
         # by a rollback
+        self._log(created=[path])
         with self._lock:
             self.created_files.append(path)
             self._written.add(path)
@@ -128,7 +167,9 @@ class Transaction:
             parent_of = [os.path.dirname(p) for p in paths]
         else:  # normalised absolute paths: the parent is everything before the last "/"
             parent_of = [p.rpartition("/")[0] or "/" for p in paths]
-        for d in sorted(set(parent_of)):
+        dirs = sorted(set(parent_of))
+        self._log(dirs=dirs)
+        for d in dirs:
             self.ensure_dir(d)
         with self._lock:
             new, written = self._new_dirs, self._written
@@ -143,6 +184,7 @@ class Transaction:
             if on_existing is not None and path not in written:
                 on_existing(path)  # may refuse to replace a file someone else owns
             self.remove_file(path)
+        self._log(created=paths)
         with self._lock:
             self.created_files.extend(paths)
             self._written.update(paths)
@@ -211,11 +253,13 @@ class Transaction:
             except OSError:
                 shutil.copy2(backup, orig, follow_symlinks=False)
         self._drop_backup()
+        self._close_journal()
 
     def commit(self) -> None:
         if self._done:
             return
         self._done = True
+        self._close_journal()  # done: nothing left to undo, whatever happens next
         self._drop_backup()
 
     def _drop_backup(self) -> None:
@@ -223,3 +267,66 @@ class Transaction:
             shutil.rmtree(self._backup, ignore_errors=True)
             self._backup = None
 
+
+
+JOURNAL_PREFIX = ".pyinst-journal-"
+BACKUP_PREFIX = ".pyinst-backup-"
+
+
+def new_journal_path(directory: str) -> str:
+    import secrets
+
+    return os.path.join(directory, f"{JOURNAL_PREFIX}{secrets.token_hex(8)}.jsonl")
+
+
+def recover(directory: str) -> list[str]:
+    """Undo what interrupted installs left in ``directory`` (a target's site directory):
+    replay each journal backwards, then drop backups no journal speaks for. Call it
+    holding the target's lock. Returns the journals it undid."""
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError:
+        return []
+    undone = []
+    for name in names:
+        if name.startswith(JOURNAL_PREFIX) and name.endswith(".jsonl"):
+            path = os.path.join(directory, name)
+            _undo(path)
+            os.unlink(path)
+            undone.append(path)
+    for name in names:
+        if name.startswith(BACKUP_PREFIX):
+            shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
+    return undone
+
+
+def _undo(journal: str) -> None:
+    records = []
+    with open(journal, encoding="utf-8") as fh:
+        for line in fh:
+            with contextlib.suppress(ValueError):  # a last line cut short by the kill
+                records.append(json.loads(line))
+    roots: list[str] = next((r.get("roots", []) for r in records if "journal" in r), [])
+    made_dirs: list[str] = []
+    for rec in reversed(records):
+        if "created" in rec:
+            for p in rec["created"]:
+                with contextlib.suppress(OSError):
+                    os.unlink(p)
+        elif "moved" in rec:
+            orig, backup = rec["moved"]
+            if os.path.lexists(backup):
+                os.makedirs(os.path.dirname(orig), exist_ok=True)
+                os.replace(backup, orig)
+        elif "rmdir" in rec:
+            os.makedirs(rec["rmdir"], exist_ok=True)
+        elif "dirs" in rec:
+            made_dirs.extend(rec["dirs"])
+    # directories the install made and left empty, deepest first, up to a root
+    for d in sorted(set(made_dirs), key=len, reverse=True):
+        while d and d not in roots and any(d.startswith(r + os.sep) for r in roots):
+            try:
+                os.rmdir(d)
+            except OSError:
+                break
+            d = os.path.dirname(d)
