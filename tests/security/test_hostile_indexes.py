@@ -46,6 +46,10 @@ def test_credentials_never_show_in_messages_locks_reports_or_direct_url(
                       "nosuchproject")
     assert missing.returncode == 1
     assert secret not in missing.stderr and "alice:****@" in missing.stderr
+    logged = run_cli("install", "-vv", "-p", str(python), "-i", with_creds, "--no-cache",
+                     "--dry-run", "app")  # httpx logs every request's URL
+    assert logged.returncode == 0, logged.stderr
+    assert "HTTP Request" in logged.stderr and secret not in logged.stderr
 
     lock = tmp_path / "pylock.toml"
     proc = run_cli("lock", "-p", str(python), "-i", with_creds, "--no-cache", "-o", str(lock),

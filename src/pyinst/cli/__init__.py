@@ -257,6 +257,19 @@ def _print_result(result: InstallResult, out: TextIO, n_resolved: int) -> None:
         _echo(out, f" {sign} {name}=={ver}")
 
 
+class _RedactingFilter:
+    """Masks URL credentials in every log line (httpx logs each request's URL)."""
+
+    def filter(self, record: object) -> bool:
+        import logging
+
+        from ..redact import redact
+
+        assert isinstance(record, logging.LogRecord)
+        record.msg, record.args = redact(record.getMessage()), None
+        return True
+
+
 def _is_lock_file(name: str) -> bool:
     from packaging.pylock import is_valid_pylock_path
 
@@ -330,6 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         logging.basicConfig(level=logging.DEBUG if args.verbose > 1 else logging.INFO,
                             format="%(name)s: %(message)s")
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_RedactingFilter())
     from ..errors import PyinstError
 
     try:
