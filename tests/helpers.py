@@ -186,7 +186,7 @@ class IndexServer:
         #: file name -> how many more answers to spoil: "truncate" sends half the body
         #: under a full Content-Length, "reset" closes the connection without an answer,
         #: "lie" sends the whole body but announces a longer one, "stall" sends the
-        #: headers and then nothing for 3 seconds
+        #: headers and then nothing for 3 seconds; a number answers that HTTP status
         self.faults: dict[str, list[str]] = {}
         #: send every file request there instead (a redirect to another origin)
         self.redirect_files_to: str | None = None
@@ -232,6 +232,11 @@ class IndexServer:
 
     @staticmethod
     def _spoil(h: BaseHTTPRequestHandler, body: bytes, fault: str) -> None:
+        if fault.isdigit():  # an HTTP error status
+            h.send_response(int(fault))
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return
         if fault == "reset":
             h.close_connection = True
             h.connection.shutdown(socket.SHUT_RDWR)

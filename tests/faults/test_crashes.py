@@ -52,9 +52,20 @@ def test_kill_9_during_an_upgrade_then_the_next_run_repairs(
     assert subprocess.run(_install_cmd(python, index, cache, "big==1.0")).returncode == 0
 
     interrupted = 0
-    for k in range(2, 10):  # kill points spread over an upgrade's lifetime
+    # kill points: spread over an upgrade's lifetime, and (to be sure some land while
+    # files are being written) just after its journal appears
+    points = [("at", whole * k / 10) for k in range(2, 10, 2)]
+    points += [("after journal", extra) for extra in (0.0, 0.002, 0.01, 0.03)]
+    for kind, delay in points:
         proc = subprocess.Popen(_install_cmd(python, index, cache, "big==2.0"))
-        time.sleep(whole * k / 10)
+        if kind == "at":
+            time.sleep(delay)
+        else:
+            deadline = time.monotonic() + 30
+            while proc.poll() is None and time.monotonic() < deadline \
+                    and not list(site.glob(".pyinst-journal-*")):
+                time.sleep(0.0005)
+            time.sleep(delay)
         proc.kill()
         proc.wait()
         if list(site.glob(".pyinst-journal-*")):

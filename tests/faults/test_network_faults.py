@@ -26,7 +26,7 @@ def _config(index: IndexServer, tmp_path: Path, retries: int = 2) -> Config:
                   retry_backoff=0.01, timeout=5)
 
 
-@pytest.mark.parametrize("fault", ["truncate", "reset", "lie"])
+@pytest.mark.parametrize("fault", ["truncate", "reset", "lie", "500", "503"])
 def test_a_spoiled_download_is_retried_and_then_verified(
         fault: str, five: IndexServer, tmp_path: Path,
         venv_factory: Callable[[str], Path]) -> None:
@@ -40,7 +40,7 @@ def test_a_spoiled_download_is_retried_and_then_verified(
     assert len(gets) >= 2  # spoiled once, fetched again
 
 
-@pytest.mark.parametrize("fault", ["truncate", "reset", "lie"])
+@pytest.mark.parametrize("fault", ["truncate", "reset", "lie", "503"])
 def test_a_persistent_fault_stops_before_anything_is_written(
         fault: str, five: IndexServer, tmp_path: Path,
         venv_factory: Callable[[str], Path]) -> None:
