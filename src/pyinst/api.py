@@ -680,6 +680,30 @@ class Installer:
                                                      editable=pin.editable))
         return dataclasses.replace(pin, version=Version(raw.get("version") or "0"))
 
+    def uninstall(self, names: Iterable[str], target: Target) -> InstallResult:
+        """Remove distributions from ``target`` by their RECORDs, all or nothing. Names
+        that are not installed are skipped (see ``already_satisfied``: empty for them)."""
+        from .installed import installed_distributions, remove_distribution
+        from .transaction import Transaction, new_journal_path
+
+        with target.lock(self.config.lock_timeout):
+            _recover(target)
+            installed = installed_distributions(target)
+            dists = [installed[k] for k in dict.fromkeys(canonicalize_name(n) for n in names)
+                     if k in installed]
+            site = os.path.normpath(target.scheme["purelib"])
+            tx = Transaction(site, roots=tuple(dict.fromkeys(target.scheme.values())),
+                             journal=new_journal_path(site))
+            try:
+                for dist in dists:
+                    remove_distribution(dist, target, tx)
+            except BaseException:
+                tx.rollback()
+                raise
+            tx.commit()
+        return InstallResult(installed=(),
+                             removed=tuple((d.name, str(d.version)) for d in dists))
+
     def provision(
         self,
         targets: Mapping[Target, Iterable[RequirementLike]],

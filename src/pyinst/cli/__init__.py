@@ -124,6 +124,9 @@ def _build_parser() -> argparse.ArgumentParser:
     from .lockcmd import add_parsers as add_lock_parsers
 
     add_lock_parsers(sub, common)
+    from .envcmds import add_parsers as add_env_parsers
+
+    add_env_parsers(sub, common)
     return parser
 
 
@@ -352,6 +355,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .provision import cmd_provision
 
             return cmd_provision(args)
+        if args.command in ("list", "freeze", "show", "check"):
+            from .envcmds import cmd_inspect
+
+            return cmd_inspect(args)
+        if args.command == "uninstall":
+            from .envcmds import cmd_uninstall
+
+            return cmd_uninstall(args)
         if args.command in ("lock", "run"):
             from .lockcmd import cmd_lock, cmd_run
 

@@ -1,0 +1,125 @@
+"""``pyinst list | freeze | show | check | uninstall``: pip's environment commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+
+def add_parsers(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+                common: argparse.ArgumentParser) -> None:
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("-p", "--python", metavar="PATH",
+                       help="interpreter (or environment directory); default: "
+                            "$VIRTUAL_ENV, then ./.venv")
+    lst = sub.add_parser("list", parents=[where], help="list installed distributions")
+    lst.add_argument("--format", choices=["columns", "freeze", "json"], default="columns")
+    frz = sub.add_parser("freeze", parents=[where],
+                         help="installed distributions in requirements format")
+    frz.add_argument("--all", action="store_true",
+                     help="include pip (and, before Python 3.12, setuptools and wheel)")
+    show = sub.add_parser("show", parents=[where], help="details of installed distributions")
+    show.add_argument("names", nargs="+", metavar="NAME")
+    sub.add_parser("check", parents=[where],
+                   help="verify installed distributions have compatible dependencies")
+    un = sub.add_parser("uninstall", parents=[where, common],
+                        help="remove distributions (by their RECORD)")
+    un.add_argument("names", nargs="+", metavar="NAME")
+    un.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    un.add_argument("--force", action="store_true",
+                    help="allow removing pyinst from the environment it runs in")
+
+
+def _target(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from ..errors import UsageError
+    from ..target import Target
+    from . import _find_python
+
+    python = _find_python(args)
+    if python is None:
+        raise UsageError("no environment: pass -p/--python, activate a virtual "
+                         "environment, or create ./.venv")
+    return Target.from_python(python)
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from ..environment import (
+        check_lines,
+        distributions,
+        freeze_lines,
+        list_columns,
+        show_lines,
+    )
+
+    target = _target(args)
+    dists = distributions(target)
+    out = sys.stdout
+    if args.command == "list":
+        if args.format == "json":
+            rows = []
+            for d in dists:
+                row: dict[str, str] = {"name": d.name, "version": d.version}
+                if d.editable_location is not None:
+                    row["editable_project_location"] = d.editable_location
+                rows.append(row)
+            out.write(json.dumps(rows) + "\n")
+        elif args.format == "freeze":
+            out.write("".join(f"{d.name}=={d.version}\n" for d in dists))
+        else:
+            out.write("".join(line + "\n" for line in list_columns(dists)) if dists else "")
+        return 0
+    if args.command == "freeze":
+        out.write("".join(line + "\n" for line in freeze_lines(dists, target, all=args.all)))
+        return 0
+    if args.command == "show":
+        lines, missing = show_lines(dists, args.names)
+        if missing:
+            sys.stderr.write(f"warning: package(s) not found: {', '.join(missing)}\n")
+        out.write("".join(line + "\n" for line in lines))
+        return 0 if lines else 1
+    problems = check_lines(dists)
+    out.write("".join(p + "\n" for p in problems) if problems
+              else "No broken requirements found.\n")
+    return 1 if problems else 0
+
+
+def cmd_uninstall(args: argparse.Namespace) -> int:
+    from packaging.utils import canonicalize_name
+
+    from ..api import Installer
+    from ..errors import UsageError
+    from ..installed import installed_distributions
+    from ..reqfile import RequirementSet
+    from . import _build_config
+
+    target = _target(args)
+    own = os.path.realpath(target.interpreter.prefix) == os.path.realpath(sys.prefix)
+    if own and not args.force and any(canonicalize_name(n) == "pyinst" for n in args.names):
+        raise UsageError("refusing to uninstall pyinst from the environment it runs in "
+                         "(--force to do it anyway)")
+    installed = installed_distributions(target)
+    present = [n for n in args.names if canonicalize_name(n) in installed]
+    for n in args.names:
+        if n not in present:
+            sys.stderr.write(f"warning: skipping {n}: not installed\n")
+    if not present:
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError("not asking without a terminal: pass -y to uninstall")
+        shown = ", ".join(f"{installed[canonicalize_name(n)].name}=="
+                          f"{installed[canonicalize_name(n)].version}" for n in present)
+        answer = input(f"Uninstall {shown} from {target.describe_location()}? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            return 1
+    with Installer(_build_config(args, RequirementSet())) as inst:
+        result = inst.uninstall(present, target)
+    if not args.quiet:
+        for name, version in result.removed:
+            sys.stdout.write(f" - {name}=={version}\n")
+    return 0
+
+
+__all__ = ["add_parsers", "cmd_inspect", "cmd_uninstall"]

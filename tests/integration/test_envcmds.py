@@ -1,0 +1,70 @@
+"""``list``, ``freeze``, ``show`` and ``check`` print what pip prints on the same
+environment; ``uninstall`` removes by RECORD."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from helpers import IndexServer, run_cli, tree_snapshot
+
+
+def _pip(python: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # pip 26 (a test dependency) against the venv
+    return subprocess.run([sys.executable, "-m", "pip", "--python", str(python),
+                           "--disable-pip-version-check", *args],
+                          capture_output=True, text=True, check=False)
+
+
+@pytest.fixture
+def env(index: IndexServer, repo: dict[str, list], venv_factory: Callable[[str], Path]
+        ) -> Path:
+    python = venv_factory("3.12")
+    for args in (["app[extra]"], ["--no-deps", "conflict-b", "depmissing", "shared==1.0"],
+                 [str(repo["yanky"][0].path)]):
+        proc = run_cli("install", "-p", str(python), "-i", index.url, "--no-cache", *args)
+        assert proc.returncode == 0, proc.stderr
+    return python
+
+
+@pytest.mark.parametrize("args", [
+    ["list"], ["list", "--format", "freeze"], ["list", "--format", "json"], ["freeze"],
+    ["show", "app", "lib", "shared"], ["check"],
+])
+def test_output_matches_pip(env: Path, args: list[str]) -> None:
+    ours = run_cli(*args, "-p", str(env))
+    theirs = _pip(env, *args)
+    assert ours.stdout == theirs.stdout
+    assert ours.returncode == theirs.returncode
+
+
+def test_check_names_missing_and_conflicting(env: Path) -> None:
+    out = run_cli("check", "-p", str(env))
+    assert out.returncode == 1
+    assert "depmissing 1.0 requires doesnotexist, which is not installed." in out.stdout
+    assert "conflict-b 1.0 has requirement shared>=2, but you have shared 1.0." in out.stdout
+
+
+def test_uninstall_by_record(env: Path) -> None:
+    site = next((env.parent.parent / "lib").glob("python*/site-packages"))
+    proc = run_cli("uninstall", "-y", "-p", str(env), "app", "helper", "notinstalled")
+    assert proc.returncode == 0, proc.stderr
+    assert " - app==1.0" in proc.stdout and " - helper==1.0" in proc.stdout
+    assert "skipping notinstalled" in proc.stderr
+    assert not (site / "app").exists() and not list(site.glob("app-*.dist-info"))
+    assert not (env.parent / "app-run").exists()
+    assert run_cli("list", "-p", str(env)).stdout == _pip(env, "list").stdout
+    before = tree_snapshot(env.parent.parent)
+    piped = run_cli("uninstall", "-p", str(env), "lib")  # no -y and no terminal
+    assert piped.returncode == 2 and "pass -y" in piped.stderr
+    assert tree_snapshot(env.parent.parent) == before
+
+
+def test_uninstall_refuses_pyinst_in_its_own_environment() -> None:
+    proc = run_cli("uninstall", "-y", "-p", sys.executable, "pyinst")
+    assert proc.returncode == 2
+    assert "refusing to uninstall pyinst from the environment it runs in" in proc.stderr
