@@ -276,6 +276,27 @@ class Target:
     def tags(self) -> tuple[Tag, ...]:
         return self.interpreter.tags
 
+    def externally_managed(self) -> str | None:
+        """PEP 668: the message of the interpreter's ``EXTERNALLY-MANAGED`` file when this
+        target is that interpreter's own environment (not a venv, prefix, root or
+        directory), else None."""
+        if self.kind != "environment" or self.root is not None or self.interpreter.is_venv:
+            return None
+        stdlib = self.interpreter.raw.get("default_paths", {}).get("stdlib")
+        marker = os.path.join(stdlib, "EXTERNALLY-MANAGED") if stdlib else None
+        if marker is None or not os.path.isfile(marker):
+            return None
+        import configparser
+
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read(marker, encoding="utf-8")
+            text = parser.get("externally-managed", "Error", fallback="")
+        except (configparser.Error, OSError, UnicodeDecodeError):
+            text = ""
+        return text.strip() or (f"{self.interpreter.executable} is externally managed: "
+                                "install into a virtual environment")
+
     def lock(self, timeout: float | None = None) -> EnvironmentLock:
         """The lock that serialises installs into this target (threads and processes)."""
         site = Path(self.scheme["purelib"])

@@ -68,3 +68,18 @@ def test_uninstall_refuses_pyinst_in_its_own_environment() -> None:
     proc = run_cli("uninstall", "-y", "-p", sys.executable, "pyinst")
     assert proc.returncode == 2
     assert "refusing to uninstall pyinst from the environment it runs in" in proc.stderr
+
+
+def test_an_externally_managed_python_is_refused_unless_asked() -> None:
+    import glob
+
+    system = Path("/usr/bin/python3")
+    markers = glob.glob("/usr/lib/python3*/EXTERNALLY-MANAGED")
+    if not system.exists() or not markers:  # pragma: no cover - depends on the machine
+        pytest.skip("no externally managed system Python here")
+    proc = run_cli("install", "-p", str(system), "--no-cache", "--no-index", "six")
+    assert proc.returncode == 1
+    assert "is externally managed (PEP 668)" in proc.stderr
+    assert "--break-system-packages" in proc.stderr and "Traceback" not in proc.stderr
+    un = run_cli("uninstall", "-y", "-p", str(system), "pip")
+    assert un.returncode == 1 and "externally managed" in un.stderr

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from packaging.tags import sys_tags
 from packaging.version import Version
@@ -63,3 +64,23 @@ def test_evaluation_ranks_and_reasons() -> None:
                                 python_version=v, binary=wheels_only)
     assert sdist_only.explain(v) == ("only source distributions are offered, and "
                                      "--only-binary refuses them")
+
+
+def test_externally_managed_only_for_the_interpreters_own_environment(tmp_path: Path) -> None:
+    from pyinst.target import probe_interpreter
+
+    from helpers import find_python
+
+    data = probe_interpreter(find_python("3.12"))
+    data["default_paths"] = {**data["default_paths"], "stdlib": str(tmp_path)}
+    interp = Interpreter.from_probe(data)
+    target = Target._of(interp, "environment", None)
+    assert target.externally_managed() is None  # no marker file
+    (tmp_path / "EXTERNALLY-MANAGED").write_text(
+        "[externally-managed]\nError=To install Python packages system-wide,\n"
+        " use the distribution's packages or a virtual environment.\n")
+    message = target.externally_managed()
+    assert message is not None and message.startswith("To install Python packages")
+    # a prefix, a re-rooted tree or a plain directory are not that environment
+    assert Target._of(interp, "prefix", None).externally_managed() is None
+    assert target.variant(root=tmp_path / "stage").externally_managed() is None

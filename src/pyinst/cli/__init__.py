@@ -105,6 +105,8 @@ def _build_parser() -> argparse.ArgumentParser:
     how.add_argument("--force-reinstall", action="store_true",
                      help="reinstall every resolved package even if already installed")
     how.add_argument("--no-deps", action="store_true", help="do not install dependencies")
+    how.add_argument("--break-system-packages", action="store_true",
+                     help="install into an externally managed Python anyway (PEP 668)")
     how.add_argument("--dry-run", action="store_true",
                      help="resolve and show what would change, change nothing")
     how.add_argument("--report", metavar="FILE",
@@ -230,7 +232,22 @@ def _build_target(args: argparse.Namespace) -> Target:
     if python is None:
         raise UsageError("no environment to install into: pass -p/--python, activate a "
                          "virtual environment, or create ./.venv")
-    return Target.from_python(python, prefix=args.prefix, root=args.root)
+    target = Target.from_python(python, prefix=args.prefix, root=args.root)
+    refuse_externally_managed(target, args)
+    return target
+
+
+def refuse_externally_managed(target: Target, args: argparse.Namespace) -> None:
+    """PEP 668, as pip and uv do: not into a distribution's own Python unless asked."""
+    from ..errors import TargetError
+
+    if getattr(args, "break_system_packages", False) or getattr(args, "dry_run", False):
+        return
+    message = target.externally_managed()
+    if message is not None:
+        raise TargetError(f"{target.python} is externally managed (PEP 668): "
+                          f"{' '.join(message.split())} (--break-system-packages to "
+                          "install anyway)")
 
 
 def _echo(out: TextIO, text: str) -> None:

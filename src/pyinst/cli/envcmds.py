@@ -30,6 +30,8 @@ def add_parsers(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
     un.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     un.add_argument("--force", action="store_true",
                     help="allow removing pyinst from the environment it runs in")
+    un.add_argument("--break-system-packages", action="store_true",
+                    help="uninstall from an externally managed Python anyway (PEP 668)")
 
 
 def _target(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -92,9 +94,10 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
     from ..errors import UsageError
     from ..installed import installed_distributions
     from ..reqfile import RequirementSet
-    from . import _build_config
+    from . import _build_config, refuse_externally_managed
 
     target = _target(args)
+    refuse_externally_managed(target, args)
     own = os.path.realpath(target.interpreter.prefix) == os.path.realpath(sys.prefix)
     if own and not args.force and any(canonicalize_name(n) == "pyinst" for n in args.names):
         raise UsageError("refusing to uninstall pyinst from the environment it runs in "
