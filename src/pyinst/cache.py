@@ -85,3 +85,46 @@ class Cache:
             with suppress(OSError):
                 os.unlink(tmp)
             raise
+
+
+#: what each top-level directory of the cache holds (for ``pyinst cache info``)
+SECTIONS = {
+    "wheels": "downloaded files (wheels, sdists)",
+    "metadata": "core metadata files (PEP 658 sidecars, ranges)",
+    "unpacked": "unpacked wheels, linked into targets",
+    "built": "wheels built from sdists",
+    "http-v1": "index pages (HTTP cache)",
+    "envs": "environments of `pyinst run` scripts",
+    "tmp": "scratch of calls in progress (or killed)",
+}
+
+
+def cache_info(root: Path) -> list[tuple[str, int, int]]:
+    """(section, files, bytes) for each part of the cache at ``root``."""
+    out = []
+    for name in SECTIONS:
+        files = size = 0
+        for dirpath, _, names in os.walk(root / name):
+            for n in names:
+                with suppress(OSError):
+                    size += os.lstat(os.path.join(dirpath, n)).st_size
+                    files += 1
+        out.append((name, files, size))
+    return out
+
+
+def cache_clean(root: Path, sections: list[str] | None = None) -> int:
+    """Remove the whole cache (or some sections of it); returns the bytes freed.
+    Each section is renamed aside first, so a concurrent reader sees it whole or gone."""
+    import shutil
+
+    freed = 0
+    for name in sections or list(SECTIONS):
+        path = root / name
+        if not path.exists():
+            continue
+        freed += sum(s for n, f, s in cache_info(root) if n == name)
+        aside = root / f".removing-{name}-{os.getpid()}"
+        os.replace(path, aside)
+        shutil.rmtree(aside, ignore_errors=True)
+    return freed

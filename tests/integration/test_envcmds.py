@@ -83,3 +83,28 @@ def test_an_externally_managed_python_is_refused_unless_asked() -> None:
     assert "--break-system-packages" in proc.stderr and "Traceback" not in proc.stderr
     un = run_cli("uninstall", "-y", "-p", str(system), "pip")
     assert un.returncode == 1 and "externally managed" in un.stderr
+
+
+def test_cache_dir_info_and_clean(index: IndexServer, tmp_path: Path,
+                                  venv_factory: Callable[[str], Path]) -> None:
+    cache = tmp_path / "cache"
+    python = venv_factory("3.12")
+    assert run_cli("install", "-p", str(python), "-i", index.url, "--cache-dir", str(cache),
+                   "app").returncode == 0
+    assert run_cli("cache", "dir", "--cache-dir", str(cache)).stdout.strip() == str(cache)
+    assert run_cli("cache", "dir", env={"PYINST_CACHE_DIR": str(cache)}).stdout.strip() \
+        == str(cache)
+    info = run_cli("cache", "info", "--cache-dir", str(cache)).stdout
+    wheels = next(line for line in info.splitlines() if line.startswith("wheels"))
+    assert int(wheels.split()[1]) >= 2  # app and lib were downloaded
+    cleaned = run_cli("cache", "clean", "unpacked", "--cache-dir", str(cache))
+    assert cleaned.returncode == 0 and "Removed" in cleaned.stdout
+    assert not (cache / "unpacked").exists() and (cache / "wheels").exists()
+    assert run_cli("cache", "clean", "--cache-dir", str(cache)).returncode == 0
+    assert not any(p for p in cache.iterdir() if not p.name.startswith("."))
+    bad = run_cli("cache", "clean", "nonsense", "--cache-dir", str(cache))
+    assert bad.returncode == 2 and "no cache section nonsense" in bad.stderr
+    # and the next install simply fills it again
+    again = venv_factory("3.12")
+    assert run_cli("install", "-p", str(again), "-i", index.url, "--cache-dir", str(cache),
+                   "app").returncode == 0

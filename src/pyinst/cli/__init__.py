@@ -126,9 +126,11 @@ def _build_parser() -> argparse.ArgumentParser:
     from .lockcmd import add_parsers as add_lock_parsers
 
     add_lock_parsers(sub, common)
+    from .envcmds import add_cache_parser
     from .envcmds import add_parsers as add_env_parsers
 
     add_env_parsers(sub, common)
+    add_cache_parser(sub, common)
     return parser
 
 
@@ -376,6 +378,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .envcmds import cmd_inspect
 
             return cmd_inspect(args)
+        if args.command == "cache":
+            from .envcmds import cmd_cache
+
+            return cmd_cache(args)
         if args.command == "uninstall":
             from .envcmds import cmd_uninstall
 

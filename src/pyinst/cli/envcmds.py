@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 
 def add_parsers(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
@@ -125,4 +126,41 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
     return 0
 
 
-__all__ = ["add_parsers", "cmd_inspect", "cmd_uninstall"]
+
+
+def add_cache_parser(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+                     common: argparse.ArgumentParser) -> None:
+    cache = sub.add_parser("cache", parents=[common], help="inspect or empty the cache")
+    cache.add_argument("action", choices=["dir", "info", "clean"],
+                       help="dir: where it is; info: what it holds; clean: remove it")
+    cache.add_argument("sections", nargs="*", metavar="SECTION",
+                       help="with clean: only these parts (wheels, unpacked, http-v1, ...)")
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from ..cache import SECTIONS, cache_clean, cache_info
+    from ..errors import UsageError
+    from . import _default_cache_dir
+
+    root = Path(args.cache_dir) if args.cache_dir else _default_cache_dir()
+    out = sys.stdout
+    if args.action == "dir":
+        out.write(f"{root}\n")
+        return 0
+    if args.action == "info":
+        total = 0
+        for name, files, size in cache_info(root):
+            total += size
+            out.write(f"{name:<9} {files:>8} files {size / 1e6:>10.1f} MB  {SECTIONS[name]}\n")
+        out.write(f"{'total':<9} {'':>14} {total / 1e6:>10.1f} MB  in {root}\n")
+        return 0
+    unknown = [s for s in args.sections if s not in SECTIONS]
+    if unknown:
+        raise UsageError(f"no cache section {', '.join(unknown)} (sections: "
+                         f"{', '.join(SECTIONS)})")
+    freed = cache_clean(root, args.sections or None)
+    out.write(f"Removed {freed / 1e6:.1f} MB from {root}\n")
+    return 0
+
+
+__all__ = ["add_cache_parser", "add_parsers", "cmd_cache", "cmd_inspect", "cmd_uninstall"]
