@@ -383,7 +383,10 @@ class IndexServer:
 def run_cli(*args: str, env: Mapping[str, str] | None = None,
             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``python -m pyinst`` as a user would."""
-    full_env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    # the developer's own settings (PYINST_*, a user pyinst.toml) must not leak in
+    full_env = {k: v for k, v in os.environ.items()
+                if k != "VIRTUAL_ENV" and not k.startswith("PYINST_")}
+    full_env["PYINST_CONFIG_FILE"] = os.devnull + ".pyinst-tests-have-no-config.toml"
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "pyinst", *args], capture_output=True,
                           text=True, env=full_env, cwd=cwd, check=False)

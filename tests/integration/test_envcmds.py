@@ -108,3 +108,36 @@ def test_cache_dir_info_and_clean(index: IndexServer, tmp_path: Path,
     again = venv_factory("3.12")
     assert run_cli("install", "-p", str(again), "-i", index.url, "--cache-dir", str(cache),
                    "app").returncode == 0
+
+
+def test_settings_from_files_environment_and_command_line(
+        index: IndexServer, tmp_path: Path, venv_factory: Callable[[str], Path]) -> None:
+    user = tmp_path / "user.toml"
+    user.write_text('index-url = "http://127.0.0.1:9/unreachable/"\nlink-mode = "copy"\n')
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(f'[tool.pyinst]\nindex-url = "{index.url}"\n')
+    env = {"PYINST_CONFIG_FILE": str(user), "PYINST_NO_CACHE": "true"}
+    shown = run_cli("config", "list", env=env, cwd=project).stdout
+    assert f"index-url = '{index.url}'  [{project / 'pyproject.toml'} [tool.pyinst]]" in shown
+    assert f"link-mode = 'copy'  [{user}]" in shown
+    assert "no-cache = True  [PYINST_NO_CACHE]" in shown
+
+    # the project's index (over the user's unreachable one) is what an install uses
+    python = venv_factory("3.12")
+    proc = run_cli("install", "-p", str(python), "helper", env=env, cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    # the environment beats the files, the command line beats the environment
+    env_wins = run_cli("install", "-p", str(python), "lib", cwd=project,
+                       env={**env, "PYINST_INDEX_URL": "http://127.0.0.1:9/nothing/"})
+    assert env_wins.returncode == 1 and "127.0.0.1:9" in env_wins.stderr
+    cli_wins = run_cli("install", "-p", str(python), "-i", index.url, "lib", cwd=project,
+                       env={**env, "PYINST_INDEX_URL": "http://127.0.0.1:9/nothing/"})
+    assert cli_wins.returncode == 0, cli_wins.stderr
+
+    (project / "pyproject.toml").write_text("[tool.pyinst]\nno-such-thing = 1\n")
+    bad = run_cli("config", env=env, cwd=project)
+    assert bad.returncode == 2 and "unknown setting 'no-such-thing'" in bad.stderr
+    worse = run_cli("config", env={**env, "PYINST_OFFLINE": "maybe"})
+    assert worse.returncode == 2 and "PYINST_OFFLINE: offline must be true or false" \
+        in worse.stderr

@@ -112,6 +112,8 @@ def _build_parser() -> argparse.ArgumentParser:
     how.add_argument("--report", metavar="FILE",
                      help="write an installation report (pip's JSON format) to FILE ('-' for "
                           "standard output)")
+    cfg = sub.add_parser("config", help="show every setting, its value and where it comes from")
+    cfg.add_argument("action", nargs="?", choices=["list"], default="list")
     prov = sub.add_parser("provision", parents=[common],
                           help="install into many environments at once, from a manifest")
     prov.add_argument("manifest", metavar="MANIFEST",
@@ -135,11 +137,9 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _default_cache_dir() -> Path:
-    env = os.environ.get("PYINST_CACHE_DIR")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(xdg) / "pyinst"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("pyinst", appauthor=False))
 
 
 def _find_python(args: argparse.Namespace) -> str | None:
@@ -168,12 +168,12 @@ def _split_names(values: Iterable[str]) -> set[str]:
 def _build_config(args: argparse.Namespace, reqs: RequirementSet) -> Config:
     from ..config import DEFAULT_INDEX_URL, BinaryPolicy, Config, IndexStrategy
 
-    index_url = args.index_url or reqs.index_url or os.environ.get("PYINST_INDEX_URL") \
-        or DEFAULT_INDEX_URL
+    from_config: set[str] = getattr(args, "from_config", set())
+    cli_index = args.index_url if "index_url" not in from_config else None
+    index_url = cli_index or reqs.index_url or args.index_url or DEFAULT_INDEX_URL
     extra = [*args.extra_index_url, *reqs.extra_index_urls]
     indexes: tuple[str, ...] = () if (args.no_index or reqs.no_index) else (index_url, *extra)
-    strategy = IndexStrategy(args.index_strategy or os.environ.get("PYINST_INDEX_STRATEGY")
-                             or "first-index")
+    strategy = IndexStrategy(args.index_strategy or "first-index")
     return Config(
         index_urls=tuple(dict.fromkeys(indexes)),
         find_links=tuple(dict.fromkeys([*args.find_links, *reqs.find_links])),
@@ -360,6 +360,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    from .settings import SettingError, gather, merge
+
+    try:
+        found = gather(os.environ, Path.cwd())
+    except SettingError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    args.from_config = merge(parser, args, found)
+    if args.command == "config":
+        from .settings import describe
+
+        sys.stdout.write("".join(line + "\n" for line in describe(found)))
+        return 0
     if getattr(args, "verbose", 0):
         import logging
 
