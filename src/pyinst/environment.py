@@ -173,6 +173,60 @@ def show_lines(dists: list[Dist], names: Iterable[str]) -> tuple[list[str], list
     return [line.expandtabs(8) for line in text.split("\n")] if lines else [], missing
 
 
+def show_records(dists: list[Dist], names: Iterable[str]
+                 ) -> tuple[list[dict[str, object]], list[str]]:
+    """``show`` as data: one record per installed name, and the names not installed."""
+    by_key = {d.key: d for d in dists}
+    names = list(names)
+    missing = sorted(n for n in names if canonicalize_name(n) not in by_key)
+    records: list[dict[str, object]] = []
+    for n in names:
+        d = by_key.get(canonicalize_name(n))
+        if d is None:
+            continue
+        key = d.key
+        records.append({
+            "name": d.name, "version": d.version, "location": d.location,
+            "summary": _field(d.metadata, "Summary"),
+            "requires": sorted({r.name for r in d.requires}, key=str.lower),
+            "required_by": sorted((o.name for o in dists if key in
+                                   {canonicalize_name(r.name) for r in o.requires}),
+                                  key=str.lower),
+            "editable_project_location": d.editable_location,
+            "direct_url": d.direct_url,
+        })
+    return records, missing
+
+
+def tree_lines(dists: list[Dist], roots: Iterable[str] = ()) -> list[str]:
+    """The dependency tree: each root (by default what nothing else requires) with what
+    it requires, indented; a name met again on the same branch is marked, not followed."""
+    by_key = {d.key: d for d in dists}
+    required = {canonicalize_name(r.name) for d in dists for r in d.requires}
+    starts = [canonicalize_name(r) for r in roots] or [d.key for d in dists
+                                                       if d.key not in required]
+    lines: list[str] = []
+
+    def walk(key: NormalizedName, spec: str, depth: int, path: tuple[str, ...]) -> None:
+        d = by_key.get(key)
+        pad = "    " * depth
+        if d is None:
+            lines.append(f"{pad}{key}{spec} [not installed]")
+            return
+        cycle = " (cycle)" if key in path else ""
+        lines.append(f"{pad}{d.name} {d.version}" + (f" [requires: {spec}]" if spec else "")
+                     + cycle)
+        if cycle:
+            return
+        for r in sorted(d.requires, key=lambda x: canonicalize_name(x.name)):
+            walk(canonicalize_name(r.name), str(r.specifier) or "any", depth + 1,
+                 (*path, key))
+
+    for key in starts:
+        walk(key, "", 0, ())
+    return lines
+
+
 def check_lines(dists: list[Dist]) -> list[str]:
     """pip's ``check``: missing dependencies, then conflicting ones (empty: all good)."""
     versions: dict[NormalizedName, str] = {d.key: d.version for d in dists}
@@ -200,4 +254,4 @@ def check_lines(dists: list[Dist]) -> list[str]:
 
 
 __all__ = ["Dist", "check_lines", "distributions", "freeze_lines", "list_columns",
-           "show_lines"]
+           "show_lines", "show_records", "tree_lines"]

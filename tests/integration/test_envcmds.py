@@ -141,3 +141,28 @@ def test_settings_from_files_environment_and_command_line(
     worse = run_cli("config", env={**env, "PYINST_OFFLINE": "maybe"})
     assert worse.returncode == 2 and "PYINST_OFFLINE: offline must be true or false" \
         in worse.stderr
+
+
+def test_tree_and_machine_output(env: Path, index: IndexServer) -> None:
+    import json
+
+    tree = run_cli("tree", "-p", str(env)).stdout.splitlines()
+    assert "app 1.0" in tree
+    at = tree.index("app 1.0")
+    assert tree[at + 1].startswith("    lib 1.1 [requires: >=1.0]")
+    assert "    doesnotexist>=1 [not installed]" in tree
+    only = run_cli("tree", "-p", str(env), "conflict-b").stdout.splitlines()
+    assert only == ["conflict-b 1.0", "    shared 1.0 [requires: >=2]"]
+
+    shown = json.loads(run_cli("show", "--json", "-p", str(env), "lib").stdout)
+    assert shown[0]["name"] == "lib" and shown[0]["required_by"] == ["app"]
+    checked = run_cli("check", "--json", "-p", str(env))
+    assert checked.returncode == 1
+    data = json.loads(checked.stdout)
+    assert data["ok"] is False and len(data["problems"]) == 2
+    plan = run_cli("install", "--json", "--dry-run", "-p", str(env), "-i", index.url,
+                   "--no-cache", "yanky==1.0", "simple")
+    assert plan.returncode == 0, plan.stderr
+    report = json.loads(plan.stdout)
+    assert report["version"] == "1"
+    assert {i["metadata"]["name"] for i in report["install"]} == {"simple"}

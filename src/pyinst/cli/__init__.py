@@ -109,6 +109,9 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="install into an externally managed Python anyway (PEP 668)")
     how.add_argument("--dry-run", action="store_true",
                      help="resolve and show what would change, change nothing")
+    how.add_argument("--json", action="store_true",
+                     help="print the installation report (pip's JSON) instead of text; same "
+                          "as --report -")
     how.add_argument("--report", metavar="FILE",
                      help="write an installation report (pip's JSON format) to FILE ('-' for "
                           "standard output)")
@@ -331,6 +334,8 @@ def _cmd_install(args: argparse.Namespace) -> int:
                                                  editable=True))
     if not reqs.requirements:
         raise UsageError("nothing to install: give requirements or -r FILE")
+    if args.json:
+        args.report, args.quiet = "-", True
     config = _build_config(args, reqs)
     target = _build_target(args)
     out = sys.stdout
@@ -387,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .provision import cmd_provision
 
             return cmd_provision(args)
-        if args.command in ("list", "freeze", "show", "check"):
+        if args.command in ("list", "freeze", "show", "check", "tree"):
             from .envcmds import cmd_inspect
 
             return cmd_inspect(args)

@@ -23,8 +23,14 @@ def add_parsers(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
                      help="include pip (and, before Python 3.12, setuptools and wheel)")
     show = sub.add_parser("show", parents=[where], help="details of installed distributions")
     show.add_argument("names", nargs="+", metavar="NAME")
-    sub.add_parser("check", parents=[where],
-                   help="verify installed distributions have compatible dependencies")
+    show.add_argument("--json", action="store_true", help="machine-readable output")
+    chk = sub.add_parser("check", parents=[where],
+                         help="verify installed distributions have compatible dependencies")
+    chk.add_argument("--json", action="store_true", help="machine-readable output")
+    tree = sub.add_parser("tree", parents=[where],
+                          help="the dependency tree of what a target holds")
+    tree.add_argument("names", nargs="*", metavar="NAME",
+                      help="start from these (default: what nothing else requires)")
     un = sub.add_parser("uninstall", parents=[where, common],
                         help="remove distributions (by their RECORD)")
     un.add_argument("names", nargs="+", metavar="NAME")
@@ -76,6 +82,17 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     if args.command == "freeze":
         out.write("".join(line + "\n" for line in freeze_lines(dists, target, all=args.all)))
         return 0
+    if args.command == "tree":
+        from ..environment import tree_lines
+
+        out.write("".join(line + "\n" for line in tree_lines(dists, args.names)))
+        return 0
+    if args.command == "show" and args.json:
+        from ..environment import show_records
+
+        records, missing = show_records(dists, args.names)
+        out.write(json.dumps(records, indent=2) + "\n")
+        return 0 if records else 1
     if args.command == "show":
         lines, missing = show_lines(dists, args.names)
         if missing:
@@ -83,6 +100,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         out.write("".join(line + "\n" for line in lines))
         return 0 if lines else 1
     problems = check_lines(dists)
+    if args.json:
+        out.write(json.dumps({"ok": not problems, "problems": problems}, indent=2) + "\n")
+        return 1 if problems else 0
     out.write("".join(p + "\n" for p in problems) if problems
               else "No broken requirements found.\n")
     return 1 if problems else 0
