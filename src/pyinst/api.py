@@ -680,6 +680,35 @@ class Installer:
                                                      editable=pin.editable))
         return dataclasses.replace(pin, version=Version(raw.get("version") or "0"))
 
+    def download(self, requirements: Iterable[RequirementLike], target: Target,
+                 dest: str | os.PathLike[str], *,
+                 constraints: Iterable[RequirementLike] = ()) -> list[Path]:
+        """Resolve for ``target`` (ignoring what it has installed) and save every file
+        (wheel, or sdist as it is) into ``dest``, hash-checked; returns the paths."""
+        request = _Request(_user_requirements(requirements), _user_requirements(constraints),
+                           False, True, False)
+        out_dir = Path(dest)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        saved = []
+        with self._call() as session:
+            resolution = self._resolve(session, request, target)
+            links = [p for p in resolution if p.link is not None and p.link.url.split(":")[0]
+                     in ("http", "https", "file") and (p.link.is_wheel
+                                                        or p.link.is_source_archive)]
+            futures = [session.pool.submit(session.fetcher.wheel, p.link, package=p.name,
+                                           allowed=p.allowed_hashes)
+                       for p in links if p.link is not None]
+            for pin, fut in zip(links, futures):
+                assert pin.link is not None
+                path = fut.result()
+                target_path = out_dir / pin.link.filename
+                if not target_path.exists():
+                    tmp = target_path.with_name(f".{target_path.name}.part")
+                    shutil.copyfile(path, tmp)
+                    os.replace(tmp, target_path)
+                saved.append(target_path)
+        return saved
+
     def uninstall(self, names: Iterable[str], target: Target) -> InstallResult:
         """Remove distributions from ``target`` by their RECORDs, all or nothing. Names
         that are not installed are skipped (see ``already_satisfied``: empty for them)."""

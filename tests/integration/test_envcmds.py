@@ -166,3 +166,30 @@ def test_tree_and_machine_output(env: Path, index: IndexServer) -> None:
     report = json.loads(plan.stdout)
     assert report["version"] == "1"
     assert {i["metadata"]["name"] for i in report["install"]} == {"simple"}
+
+
+def test_download_saves_the_resolved_files(
+        repo: dict[str, list], make_index: Callable[..., IndexServer], tmp_path: Path,
+        venv_factory: Callable[[str], Path]) -> None:
+    import hashlib
+
+    from buildsupport import tiny_sdist
+
+    from helpers import IndexFile
+
+    index = make_index({**repo, "tiny": [IndexFile(tiny_sdist(tmp_path / "s", "tiny", "1.0"))]})
+    python = venv_factory("3.13")
+    dest = tmp_path / "dl"
+    proc = run_cli("download", "-p", str(python), "-i", index.url, "--no-cache", "-d",
+                   str(dest), "app[extra]", "native", "tiny")
+    assert proc.returncode == 0, proc.stderr
+    names = sorted(p.name for p in dest.iterdir())
+    assert names == ["app-1.0-py3-none-any.whl", "helper-1.0-py3-none-any.whl",
+                     "lib-1.1-py3-none-any.whl", "native-1.0-cp313-cp313-linux_x86_64.whl",
+                     "tiny-1.0.tar.gz"]  # the target's own wheel; an sdist as it is
+    served = {f.path.name: f.path for files in index.projects.values() for f in files}
+    for name in names:
+        assert hashlib.sha256((dest / name).read_bytes()).digest() == \
+            hashlib.sha256(served[name].read_bytes()).digest()
+    # the target itself is untouched
+    assert run_cli("list", "-p", str(python)).stdout == ""

@@ -404,10 +404,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .envcmds import cmd_uninstall
 
             return cmd_uninstall(args)
-        if args.command in ("lock", "run"):
-            from .lockcmd import cmd_lock, cmd_run
+        if args.command in ("lock", "run", "download"):
+            from .lockcmd import cmd_download, cmd_lock, cmd_run
 
-            return cmd_lock(args) if args.command == "lock" else cmd_run(args)
+            return {"lock": cmd_lock, "run": cmd_run, "download": cmd_download}[
+                args.command](args)
         if args.command in ("bootstrap", "venv"):
             from .envs import cmd_bootstrap, cmd_venv
 

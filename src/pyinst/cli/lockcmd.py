@@ -35,6 +35,18 @@ def add_parsers(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
                       help="where to write the lock ('-' for standard output; default "
                            "pylock.toml)")
 
+    dl = sub.add_parser("download", parents=[common],
+                        help="resolve and save the distribution files into a directory")
+    dl.add_argument("requirements", nargs="*", metavar="REQ")
+    dl.add_argument("-r", "--requirement", action="append", default=[], metavar="FILE")
+    dl.add_argument("-c", "--constraint", action="append", default=[], metavar="FILE")
+    dl.add_argument("--group", action="append", default=[], metavar="[PATH:]NAME")
+    dl.add_argument("-d", "--dest", default=".", metavar="DIR",
+                    help="where to save the files (default: the current directory)")
+    dl.add_argument("-p", "--python", metavar="PATH",
+                    help="the interpreter to resolve for (default: $VIRTUAL_ENV, ./.venv, "
+                         "then the one running pyinst)")
+
     run = sub.add_parser("run", parents=[common],
                          help="run a script with its inline (PEP 723) dependencies")
     run.add_argument("script", metavar="SCRIPT", help="a Python script")
@@ -90,6 +102,27 @@ def cmd_lock(args: argparse.Namespace) -> int:
         if not args.quiet:
             _echo(sys.stdout, f"Locked {len(lock.packages)} packages for "
                               f"{target.describe()} in {args.output}")
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from ..api import Installer
+    from ..errors import UsageError
+    from ..target import Target
+    from . import _build_config, _echo, _find_python
+    from .progress import progress_sink
+
+    reqs = _requirements(args)
+    if not reqs.requirements:
+        raise UsageError("nothing to download: give requirements, -r FILE or --group NAME")
+    config = _build_config(args, reqs)
+    target = Target.from_python(_find_python(args) or sys.executable)
+    with progress_sink(args) as sink, Installer(config, on_event=sink) as inst:
+        saved = inst.download(reqs.requirements, target, args.dest,
+                              constraints=reqs.constraints)
+    if not args.quiet:
+        for path in saved:
+            _echo(sys.stdout, f"Saved {path}")
     return 0
 
 
@@ -177,4 +210,4 @@ def _run(python: Path, script: Path, argv: list[str]) -> int:
     return subprocess.run([str(python), str(script), *argv], check=False).returncode
 
 
-__all__ = ["add_parsers", "cmd_lock", "cmd_run", "install_from_lock"]
+__all__ = ["add_parsers", "cmd_download", "cmd_lock", "cmd_run", "install_from_lock"]
