@@ -680,6 +680,48 @@ class Installer:
                                                      editable=pin.editable))
         return dataclasses.replace(pin, version=Version(raw.get("version") or "0"))
 
+    def outdated(self, target: Target) -> list[tuple[str, str, str, str]]:
+        """(name, installed version, newest version, "wheel"/"sdist") for each installed
+        distribution the indexes have something newer of (for the target; pre-releases
+        only with ``Config(allow_prereleases=True)``)."""
+        from packaging.version import InvalidVersion, Version
+
+        from .errors import PyinstError
+        from .evaluate import evaluate_links, tag_ranks
+        from .installed import installed_distributions
+
+        installed = installed_distributions(target)
+        ranks = tag_ranks(target.tags)
+        out: list[tuple[str, str, str, str]] = []
+        with self._call() as session:
+            def newest(name: NormalizedName) -> tuple[Version, str] | None:
+                try:
+                    page = session.client.project_page(name)
+                except PyinstError:
+                    return None
+                ev = evaluate_links(name, page.links, ranks=ranks,
+                                    python_version=target.interpreter.python_version,
+                                    binary=self.config.binary)
+                best = ev.best_by_version()
+                versions = [v for v in best if self.config.allow_prereleases
+                            or not v.is_prerelease]
+                if not versions:
+                    return None
+                top = max(versions)
+                return top, "wheel" if best[top].link.is_wheel else "sdist"
+
+            futures = {n: session.pool.submit(newest, n) for n in sorted(installed)}
+            for name, fut in futures.items():
+                found = fut.result()
+                dist = installed[name]
+                try:
+                    have = Version(str(dist.version))
+                except InvalidVersion:
+                    continue
+                if found is not None and found[0] > have:
+                    out.append((dist.name, str(dist.version), str(found[0]), found[1]))
+        return out
+
     def download(self, requirements: Iterable[RequirementLike], target: Target,
                  dest: str | os.PathLike[str], *,
                  constraints: Iterable[RequirementLike] = ()) -> list[Path]:

@@ -193,3 +193,16 @@ def test_download_saves_the_resolved_files(
             hashlib.sha256(served[name].read_bytes()).digest()
     # the target itself is untouched
     assert run_cli("list", "-p", str(python)).stdout == ""
+
+
+def test_list_outdated_matches_pip(index: IndexServer, venv_factory: Callable[[str], Path]
+                                   ) -> None:
+    python = venv_factory("3.12")
+    proc = run_cli("install", "-p", str(python), "-i", index.url, "--no-cache",
+                   "simple==1.0", "lib==1.0", "helper")
+    assert proc.returncode == 0, proc.stderr
+    ours = run_cli("list", "--outdated", "-p", str(python), "-i", index.url, "--no-cache")
+    theirs = _pip(python, "list", "--outdated", "--isolated", "--index-url", index.url)
+    assert ours.returncode == 0, ours.stderr
+    assert ours.stdout == theirs.stdout
+    assert "simple  1.0     3.0    wheel" in ours.stdout  # lib's 2.0b1 is a pre-release

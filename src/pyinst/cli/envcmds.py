@@ -15,8 +15,11 @@ def add_parsers(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
     where.add_argument("-p", "--python", metavar="PATH",
                        help="interpreter (or environment directory); default: "
                             "$VIRTUAL_ENV, then ./.venv")
-    lst = sub.add_parser("list", parents=[where], help="list installed distributions")
+    lst = sub.add_parser("list", parents=[where, common],
+                         help="list installed distributions")
     lst.add_argument("--format", choices=["columns", "freeze", "json"], default="columns")
+    lst.add_argument("-o", "--outdated", action="store_true",
+                     help="only those the index has a newer version of")
     frz = sub.add_parser("freeze", parents=[where],
                          help="installed distributions in requirements format")
     frz.add_argument("--all", action="store_true",
@@ -65,6 +68,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     target = _target(args)
     dists = distributions(target)
     out = sys.stdout
+    if args.command == "list" and args.outdated:
+        return _outdated(args, target)
     if args.command == "list":
         if args.format == "json":
             rows = []
@@ -106,6 +111,41 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     out.write("".join(p + "\n" for p in problems) if problems
               else "No broken requirements found.\n")
     return 1 if problems else 0
+
+
+def _outdated(args: argparse.Namespace, target: object) -> int:
+    from ..api import Installer
+    from ..reqfile import RequirementSet
+    from ..target import Target
+    from . import _build_config
+
+    assert isinstance(target, Target)
+    from ..environment import distributions
+
+    with Installer(_build_config(args, RequirementSet())) as inst:
+        found = inst.outdated(target)
+    raw: dict[str, tuple[str, str]] = {d.key: (d.name, d.version)
+                                       for d in distributions(target)}
+    rows = []
+    for n, v, latest, kind in found:
+        name, version = raw.get(n, (n, v))
+        rows.append((name, version, latest, kind))
+    out = sys.stdout
+    if args.format == "json":
+        out.write(json.dumps([{"name": n, "version": v, "latest_version": lv,
+                               "latest_filetype": t} for n, v, lv, t in rows]) + "\n")
+        return 0
+    if args.format == "freeze":
+        out.write("".join(f"{n}=={v}\n" for n, v, _, _ in rows))
+        return 0
+    if not rows:
+        return 0
+    table = [("Package", "Version", "Latest", "Type"), *rows]
+    widths = [max(len(r[i]) for r in table) for i in range(4)]
+    lines = [" ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in table]
+    lines.insert(1, " ".join("-" * w for w in widths))
+    out.write("".join(line + "\n" for line in lines))
+    return 0
 
 
 def cmd_uninstall(args: argparse.Namespace) -> int:
