@@ -128,3 +128,57 @@ def cache_clean(root: Path, sections: list[str] | None = None) -> int:
         os.replace(path, aside)
         shutil.rmtree(aside, ignore_errors=True)
     return freed
+
+
+def cache_prune(root: Path, *, older_than: float = 24 * 3600) -> int:
+    """Remove what no call will use again: scratch of killed calls, half-made entries
+    (``.tmp-*``) and unpacked trees that never got their manifest. Only what has not
+    been touched for ``older_than`` seconds: a running call's scratch is left alone.
+    Returns the bytes freed."""
+    import shutil
+    import time
+
+    from .unpack import MANIFEST
+
+    cutoff = time.time() - older_than
+    freed = 0
+
+    def stale(path: Path) -> bool:
+        try:
+            return path.lstat().st_mtime < cutoff
+        except OSError:
+            return False
+
+    def remove(path: Path) -> None:
+        nonlocal freed
+        if path.is_dir() and not path.is_symlink():
+            for dirpath, _, names in os.walk(path):
+                for n in names:
+                    with suppress(OSError):
+                        freed += os.lstat(os.path.join(dirpath, n)).st_size
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with suppress(OSError):
+                freed += path.lstat().st_size
+                path.unlink()
+
+    scratch = root / "tmp"
+    if scratch.is_dir():
+        for entry in scratch.iterdir():
+            if stale(entry):
+                remove(entry)
+    for section in ("unpacked", "built", "wheels", "metadata"):
+        base = root / section
+        for dirpath, dirnames, filenames in os.walk(base):
+            for name in [*dirnames, *filenames]:
+                path = Path(dirpath) / name
+                if name.startswith((".tmp-", ".removing-")) and stale(path):
+                    remove(path)
+    unpacked = root / "unpacked"
+    if unpacked.is_dir():
+        for shard in unpacked.iterdir():
+            for entry in (shard.iterdir() if shard.is_dir() else ()):
+                if entry.is_dir() and not entry.name.startswith(".") and stale(entry) \
+                        and not (entry / MANIFEST).exists():
+                    remove(entry)
+    return freed

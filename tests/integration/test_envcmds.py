@@ -206,3 +206,28 @@ def test_list_outdated_matches_pip(index: IndexServer, venv_factory: Callable[[s
     assert ours.returncode == 0, ours.stderr
     assert ours.stdout == theirs.stdout
     assert "simple  1.0     3.0    wheel" in ours.stdout  # lib's 2.0b1 is a pre-release
+
+
+def test_cache_prune_removes_only_stale_leftovers(index: IndexServer, tmp_path: Path,
+                                                  venv_factory: Callable[[str], Path]) -> None:
+    import os
+
+    cache = tmp_path / "cache"
+    python = venv_factory("3.12")
+    assert run_cli("install", "-p", str(python), "-i", index.url, "--cache-dir", str(cache),
+                   "app").returncode == 0
+    old = 1_000_000_000  # 2001
+    leftovers = [cache / "tmp" / "build-killed", cache / "unpacked" / "ab" / "ab-half-made",
+                 cache / "wheels" / ".tmp-partial"]
+    for path in leftovers:
+        path.mkdir(parents=True)
+        (path / "junk").write_bytes(b"x" * 1000)
+        os.utime(path, (old, old))
+    running = cache / "tmp" / "build-running"
+    running.mkdir()
+    keep = sorted(str(p) for p in (cache / "unpacked").rglob("pyinst-manifest.json"))
+    proc = run_cli("cache", "prune", "--cache-dir", str(cache))
+    assert proc.returncode == 0 and "Pruned 0.0 MB" in proc.stdout
+    assert not any(p.exists() for p in leftovers)
+    assert running.exists()  # a call in progress keeps its scratch
+    assert sorted(str(p) for p in (cache / "unpacked").rglob("pyinst-manifest.json")) == keep

@@ -191,14 +191,15 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
 def add_cache_parser(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
                      common: argparse.ArgumentParser) -> None:
     cache = sub.add_parser("cache", parents=[common], help="inspect or empty the cache")
-    cache.add_argument("action", choices=["dir", "info", "clean"],
-                       help="dir: where it is; info: what it holds; clean: remove it")
+    cache.add_argument("action", choices=["dir", "info", "clean", "prune"],
+                       help="dir: where it is; info: what it holds; clean: remove it; "
+                            "prune: remove leftovers of killed or failed calls")
     cache.add_argument("sections", nargs="*", metavar="SECTION",
                        help="with clean: only these parts (wheels, unpacked, http-v1, ...)")
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    from ..cache import SECTIONS, cache_clean, cache_info
+    from ..cache import SECTIONS, cache_clean, cache_info, cache_prune
     from ..errors import UsageError
     from . import _default_cache_dir
 
@@ -213,6 +214,10 @@ def cmd_cache(args: argparse.Namespace) -> int:
             total += size
             out.write(f"{name:<9} {files:>8} files {size / 1e6:>10.1f} MB  {SECTIONS[name]}\n")
         out.write(f"{'total':<9} {'':>14} {total / 1e6:>10.1f} MB  in {root}\n")
+        return 0
+    if args.action == "prune":
+        freed = cache_prune(root)
+        out.write(f"Pruned {freed / 1e6:.1f} MB from {root}\n")
         return 0
     unknown = [s for s in args.sections if s not in SECTIONS]
     if unknown:
