@@ -88,8 +88,12 @@ class Fetcher:
         # then find the published file.
         with self._cache.entry_lock(dest):
             cached = self._cache.lookup(dest)
-            if cached is not None and self._verify_cached(cached, link, package, allowed):
-                return cached
+            if cached is not None:
+                if self._verify_cached(cached, link, package, allowed):
+                    return cached
+                # a corrupt entry is evicted (only ever under the lock: outside it, the
+                # file checked may already have been replaced by a good one)
+                cached.unlink(missing_ok=True)
             with self._cache.publish(dest) as fh:
                 self._download(link, fh, package, allowed)
         return dest
@@ -130,8 +134,7 @@ class Fetcher:
         try:
             check_hashes(package, link.url, hasher.hexdigests(), link.hashes, allowed)
         except HashMismatch:
-            path.unlink(missing_ok=True)  # a corrupt entry is evicted, never installed
-            return False
+            return False  # never installed; the caller evicts it under the entry lock
         return True
 
     def metadata_by_range(self, link: Link, *, package: str) -> bytes | None:
