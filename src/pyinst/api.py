@@ -410,7 +410,7 @@ class Installer:
         unpacked = unpack(pin, path, session.cache_root)
         _same_metadata(pin, unpacked)
         if pin.direct and not link.hashes:  # direct_url.json records what was installed
-            pin = _with_sha256(pin, _file_sha256(path))
+            pin = _with_sha256(pin, unpacked.sha256)  # hashed once, by unpack
         return PreparedWheel(pin=pin, path=path, unpacked=unpacked)
 
     @staticmethod
@@ -597,7 +597,9 @@ class Installer:
                         link.is_wheel or link.filename.endswith((".tar.gz", ".zip"))):
                     # the index gave no usable hash: the file itself says
                     local = session.fetcher.wheel(link, package=pin.name)
-                    pin = _with_sha256(pin, _file_sha256(local))
+                    from .cache import file_sha256
+
+                    pin = _with_sha256(pin, file_sha256(local))
                 if link.size is None and local.is_file():
                     sizes[link.url] = local.stat().st_size
                 pins[pin.name] = pin
@@ -876,16 +878,6 @@ def _with_sha256(pin: Pin, digest: str) -> Pin:
     assert pin.link is not None
     return dataclasses.replace(pin, link=dataclasses.replace(pin.link,
                                                              hashes={"sha256": digest}))
-
-
-def _file_sha256(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def install(

@@ -13,6 +13,15 @@ from typing import IO
 from .models import Link
 
 
+def file_sha256(path: Path) -> str:
+    """The hex sha256 of a file, read in 1 MiB blocks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 class EntryLock:
     """An exclusive ``flock`` on a lock file (cache directories may hold lock files)."""
 

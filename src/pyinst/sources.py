@@ -10,18 +10,18 @@ never cached: their contents change under the same path.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
 import threading
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from .cache import EntryLock
+from .cache import EntryLock, file_sha256
 from .errors import BuildFailed, InvalidSdist
 from .index.client import url_to_path
 from .sdist import unpack_source_archive
@@ -83,42 +83,40 @@ class Sources:
         if not link.is_source_archive:
             raise InvalidSdist(f"'{package}': {link.filename} is not a wheel or a source "
                                "archive pyinst can unpack", package=package)
-        with self._lock:
-            known = self._trees.get(link.url)
-            lock = self._tree_locks.setdefault(link.url, threading.Lock())
-        if known is not None:
-            return known
-        with lock:
-            with self._lock:
-                known = self._trees.get(link.url)
-            if known is not None:
-                return known
+        def unpack() -> Path:
             archive = self._fetcher.wheel(link, package=package, allowed=allowed)
             dest = Path(tempfile.mkdtemp(prefix="src-", dir=self.builder.scratch()))
-            tree = unpack_source_archive(archive, dest, package=package)
-            with self._lock:
-                self._trees[link.url] = tree
-            return tree
+            return unpack_source_archive(archive, dest, package=package)
+
+        return self._tree_once(link.url, unpack)
 
     def _checkout(self, link: Link, package: str) -> Path:
         url = parse_vcs_url(link.url)
+
+        def clone() -> Path:
+            dest = Path(tempfile.mkdtemp(prefix="vcs-", dir=self.builder.scratch())) / "repo"
+            commit = checkout(url, dest, package=package, environ=self.builder.environ)
+            with self._lock:
+                self.commits[link.url] = commit
+            return dest / url.subdirectory if url.subdirectory else dest
+
+        return self._tree_once(link.url, clone)
+
+    def _tree_once(self, url: str, make: Callable[[], Path]) -> Path:
+        """The tree made for ``url`` in this call: one thread makes it, others wait."""
         with self._lock:
-            known = self._trees.get(link.url)
-            lock = self._tree_locks.setdefault(link.url, threading.Lock())
+            known = self._trees.get(url)
+            lock = self._tree_locks.setdefault(url, threading.Lock())
         if known is not None:
             return known
         with lock:
             with self._lock:
-                known = self._trees.get(link.url)
-            if known is not None:
-                return known
-            dest = Path(tempfile.mkdtemp(prefix="vcs-", dir=self.builder.scratch())) / "repo"
-            commit = checkout(url, dest, package=package, environ=self.builder.environ)
-            tree = dest / url.subdirectory if url.subdirectory else dest
-            with self._lock:
-                self._trees[link.url] = tree
-                self.commits[link.url] = commit
-            return tree
+                known = self._trees.get(url)
+            if known is None:
+                known = make()
+                with self._lock:
+                    self._trees[url] = known
+            return known
 
     # -- metadata and wheels ---------------------------------------------------------------
 
@@ -183,11 +181,7 @@ class Sources:
         with self._lock:
             known = self._digests.get(str(path))
         if known is None:
-            h = hashlib.sha256()
-            with open(path, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    h.update(block)
-            known = h.hexdigest()
+            known = file_sha256(path)
             with self._lock:
                 self._digests[str(path)] = known
         return known

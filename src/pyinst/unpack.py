@@ -28,7 +28,7 @@ from installer.exceptions import InstallerError
 from installer.records import Hash, InvalidRecordEntry, RecordEntry
 from installer.sources import WheelFile
 
-from .cache import EntryLock
+from .cache import EntryLock, file_sha256
 from .errors import InvalidWheel
 from .metadata import names_itself
 from .models import Pin
@@ -56,6 +56,11 @@ class UnpackedWheel:
     files: tuple[UnpackedFile, ...]
     #: console/gui entry points: (name, module, attr, section)
     scripts: tuple[tuple[str, str, str, str], ...]
+
+    @property
+    def sha256(self) -> str:
+        """The wheel's sha256: entries are kept under it (see `unpack`)."""
+        return self.root.name
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -258,14 +263,6 @@ def _normal_dist_info(name: str) -> tuple[str, str]:
     return canonicalize_name(project), canonicalize_version(version)
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _entry(cache_root: Path, key: str) -> Path:
     return cache_root / "unpacked" / key[:2] / key
 
@@ -292,7 +289,7 @@ def cached_unpacked(pin: Pin, cache_root: Path) -> UnpackedWheel | None:
 def unpack(pin: Pin, wheel: Path, cache_root: Path) -> UnpackedWheel:
     """The verified, unpacked form of ``wheel`` (made once, then reused)."""
     # The fetcher checked the file against the index's sha256, when there was one.
-    key = _index_sha256(pin) or _file_sha256(wheel)
+    key = _index_sha256(pin) or file_sha256(wheel)
     entry = _entry(cache_root, key)
     manifest = entry / MANIFEST
     if manifest.is_file():

@@ -77,19 +77,27 @@ def _requirements(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return reqs
 
 
-def cmd_lock(args: argparse.Namespace) -> int:
-    from ..api import Installer
+def _inputs(args: argparse.Namespace, verb: str):  # type: ignore[no-untyped-def]
+    """The requirements, config and target of a command that resolves for an
+    interpreter without installing into it (``lock``, ``download``)."""
     from ..errors import UsageError
-    from ..lock import dump_lock
     from ..target import Target
-    from . import _build_config, _echo, _find_python
-    from .progress import progress_sink
+    from . import _build_config, _find_python
 
     reqs = _requirements(args)
     if not reqs.requirements:
-        raise UsageError("nothing to lock: give requirements, -r FILE or --group NAME")
-    config = _build_config(args, reqs)
-    target = Target.from_python(_find_python(args) or sys.executable)
+        raise UsageError(f"nothing to {verb}: give requirements, -r FILE or --group NAME")
+    return reqs, _build_config(args, reqs), \
+        Target.from_python(_find_python(args) or sys.executable)
+
+
+def cmd_lock(args: argparse.Namespace) -> int:
+    from ..api import Installer
+    from ..lock import dump_lock
+    from . import _echo
+    from .progress import progress_sink
+
+    reqs, config, target = _inputs(args, "lock")
     out_dir = Path.cwd() if args.output == "-" else Path(args.output).resolve().parent
     with progress_sink(args) as sink, Installer(config, on_event=sink) as inst:
         lock = inst.lock(reqs.requirements, target, constraints=reqs.constraints,
@@ -107,16 +115,10 @@ def cmd_lock(args: argparse.Namespace) -> int:
 
 def cmd_download(args: argparse.Namespace) -> int:
     from ..api import Installer
-    from ..errors import UsageError
-    from ..target import Target
-    from . import _build_config, _echo, _find_python
+    from . import _echo
     from .progress import progress_sink
 
-    reqs = _requirements(args)
-    if not reqs.requirements:
-        raise UsageError("nothing to download: give requirements, -r FILE or --group NAME")
-    config = _build_config(args, reqs)
-    target = Target.from_python(_find_python(args) or sys.executable)
+    reqs, config, target = _inputs(args, "download")
     with progress_sink(args) as sink, Installer(config, on_event=sink) as inst:
         saved = inst.download(reqs.requirements, target, args.dest,
                               constraints=reqs.constraints)
