@@ -234,3 +234,24 @@ def test_inline_script_metadata_install_and_run(index: IndexServer, tmp_path: Pa
     assert again.stdout.strip().splitlines()[-1] == "ran with 1.0 c"
     assert list((cache / "envs").iterdir()) == envs and _pages(index) == pages
     assert len([e for e in envs if not e.name.startswith(".")]) == 1
+
+
+def test_a_bad_lock_is_one_clear_error_and_changes_nothing(
+        index: IndexServer, tmp_path: Path, venv_factory: Callable[[str], Path]) -> None:
+    lock = _lock(index, venv_factory("3.12"), tmp_path, "app")
+    other = venv_factory("3.9")  # the lock says Python 3.12
+    before = tree_snapshot(other.parent.parent)
+    wrong_python = run_cli("install", "-p", str(other), "-r", str(lock), "--no-cache")
+    broken = tmp_path / "b" / "pylock.toml"
+    broken.parent.mkdir()
+    broken.write_text("lock-version = \n")
+    not_toml = run_cli("install", "-p", str(other), "-r", str(broken), "--no-cache")
+    broken.write_text('lock-version = "9.0"\ncreated-by = "x"\n[[packages]]\nname = "a"\n')
+    too_new = run_cli("install", "-p", str(other), "-r", str(broken), "--no-cache")
+    for proc, says in [(wrong_python, "the lock has nothing installable for Python 3.9"),
+                       (not_toml, "is not valid TOML"),
+                       (too_new, "is not a valid PEP 751 lock")]:
+        assert proc.returncode == 1, proc.stdout
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and says in lines[0] and "Traceback" not in proc.stderr
+    assert tree_snapshot(other.parent.parent) == before
