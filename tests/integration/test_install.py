@@ -384,3 +384,23 @@ def test_a_failure_among_wheels_installed_side_by_side_restores_everything(
     assert sorted(p.name for p in site_packages(python).iterdir()
                   if not p.name.startswith("_")) == ["blockdir", "blocker",
                                                      "blocker-1.0.dist-info"]
+
+
+def test_a_missing_dependency_is_named_when_the_target_python_was_pinned_first(
+        make_index: Callable[..., IndexServer], tmp_path: Path,
+        venv_factory: Callable[[str], Path]) -> None:
+    """Backjumping over the Python pseudo-candidate once made resolvelib re-pin it
+    forever and give up after its round limit; the error must name what is missing."""
+    from pyinst.errors import ProjectNotFound
+
+    def wheel(*args: str, **kw: object) -> list[IndexFile]:
+        return [IndexFile(build_wheel(WheelSpec(*args, **kw), tmp_path))]  # type: ignore[arg-type]
+
+    server = make_index({
+        "zzz": wheel("zzz", "1.0", requires=("ccc", "missing-one"), requires_python=">=3.8"),
+        "ccc": wheel("ccc", "1.0", requires_python=">=3.8"),
+    })
+    with Installer(Config(index_urls=(server.url,), cache_dir=tmp_path / "c")) as inst, \
+            pytest.raises(ProjectNotFound) as err:
+        inst.resolve(["zzz", "ccc"], Target.from_python(venv_factory("3.12")))
+    assert "missing-one" in str(err.value) and "zzz 1.0" in str(err.value)

@@ -324,6 +324,10 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
     def find_matches(self, identifier: str, requirements: Mapping[str, Iterator[AnyReq]],
                      incompatibilities: Mapping[str, Iterator[AnyCand]]) -> list[AnyCand]:
         if identifier == PYTHON:
+            # the target's Python is one fixed candidate; once backjumping has marked it
+            # incompatible it must stay out, or resolvelib re-pins it forever
+            if any(True for _ in incompatibilities[identifier]):
+                return []
             preqs = list(requirements[identifier])
             if all(r.admits(self._python_version) for r in preqs if isinstance(r, PythonReq)):
                 return [PythonCand(self._python_version)]
