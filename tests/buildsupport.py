@@ -22,35 +22,45 @@ BACKENDS = ["setuptools", "hatchling", "flit-core", "pdm-backend"]
 _FETCH = [*BACKENDS, "editables"]
 #: the Pythons the build environments in the tests use (tomli is needed below 3.11)
 BACKEND_PYTHONS = ["3.9", "3.13"]
-_DATA = Path(os.environ.get("PYINST_TEST_DATA")
-             or Path.home() / ".cache" / "pyinst-test-data") / "backends"
+_DATA_ROOT = Path(os.environ.get("PYINST_TEST_DATA")
+                  or Path.home() / ".cache" / "pyinst-test-data")
 
 
 def backend_index_files() -> dict[str, list[IndexFile]]:
     """name -> files of the backends and their dependencies, downloaded once."""
+    return public_wheels("backends", _FETCH, BACKEND_PYTHONS)
+
+
+def public_wheels(group: str, requested: list[str], pythons: list[str], *,
+                  no_deps: bool = False) -> dict[str, list[IndexFile]]:
+    """name -> files of what ``requested`` resolves to on each of ``pythons``, fetched
+    from the public index once into the test-data cache, then served by the loopback
+    index like any test wheel."""
     from pyinst import Config, Installer, Target
     from pyinst.cache import EntryLock
 
-    _DATA.mkdir(parents=True, exist_ok=True)
-    stamp = _DATA / "contents.json"
-    with EntryLock(_DATA / ".lock"):
-        if not stamp.exists() or json.loads(stamp.read_text()).get("requested") != _FETCH:
+    data = _DATA_ROOT / group
+    data.mkdir(parents=True, exist_ok=True)
+    stamp = data / "contents.json"
+    with EntryLock(data / ".lock"):
+        if not stamp.exists() or json.loads(stamp.read_text()).get("requested") != requested:
             wheels: dict[str, str] = {}
-            with Installer(Config(trust_env=True, cache_dir=_DATA / "cache")) as inst:
-                for minor in BACKEND_PYTHONS:
+            with Installer(Config(trust_env=True, cache_dir=data / "cache")) as inst:
+                for minor in pythons:
                     target = Target.from_python(find_python(minor))
-                    res = inst.resolve(_FETCH, target, force_reinstall=True)
+                    res = inst.resolve(requested, target, force_reinstall=True,
+                                       no_deps=no_deps)
                     for prepared in inst.fetch(list(res)):
-                        dest = _DATA / prepared.path.name
+                        dest = data / prepared.path.name
                         if not dest.exists():
                             shutil.copyfile(prepared.path, dest)
                         wheels[dest.name] = prepared.pin.name
-            shutil.rmtree(_DATA / "cache", ignore_errors=True)
-            stamp.write_text(json.dumps({"requested": _FETCH, "wheels": wheels}, indent=1))
+            shutil.rmtree(data / "cache", ignore_errors=True)
+            stamp.write_text(json.dumps({"requested": requested, "wheels": wheels}, indent=1))
         contents: dict[str, str] = json.loads(stamp.read_text())["wheels"]
     out: dict[str, list[IndexFile]] = {}
     for filename, name in sorted(contents.items()):
-        out.setdefault(name, []).append(IndexFile(_DATA / filename))
+        out.setdefault(name, []).append(IndexFile(data / filename))
     return out
 
 

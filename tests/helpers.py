@@ -159,6 +159,10 @@ class IndexFile:
         return self.sidecar if self.sidecar is not None else wheel_metadata(self.path)
 
 
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
 class IndexServer:
     """Serves projects as a simple index on 127.0.0.1, in a background thread.
 
@@ -193,6 +197,8 @@ class IndexServer:
         #: (path, headers) of every request
         self.headers_seen: list[tuple[str, dict[str, str]]] = []
         self.requests: list[str] = []
+        #: (user, password) every request must carry as HTTP basic credentials
+        self.auth: tuple[str, str] | None = None
         self._lock = threading.Lock()
         server = self
 
@@ -204,6 +210,13 @@ class IndexServer:
                 with server._lock:
                     server.requests.append(self.path)
                     server.headers_seen.append((self.path, dict(self.headers.items())))
+                if server.auth is not None and self.headers.get(
+                        "Authorization") != _basic(*server.auth):
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="test index"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 server._handle(self)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

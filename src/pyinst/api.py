@@ -213,18 +213,20 @@ class Installer:
         trust store only when something must really be fetched)."""
         with self._lock:
             if self._http is None:
-                import ssl
-
                 import httpx
 
+                from .auth import IndexAuth, as_httpx_auth, ssl_context
+
                 cfg = self.config
-                verify: ssl.SSLContext | str = (
-                    ssl.create_default_context(cafile=os.fspath(cfg.ca_bundle))
-                    if cfg.ca_bundle else ssl.create_default_context())
+                auth = IndexAuth(index_urls=(*cfg.index_urls, *cfg.find_links),
+                                 netrc_file=cfg.netrc_file,
+                                 keyring_command=cfg.keyring_command)
                 self._http = httpx.Client(
                     timeout=httpx.Timeout(cfg.timeout),
-                    verify=verify,
-                    trust_env=cfg.trust_env,
+                    verify=ssl_context(cfg.ca_bundle),
+                    trust_env=cfg.trust_env and cfg.proxy is None,
+                    proxy=cfg.proxy,
+                    auth=as_httpx_auth(auth),
                     limits=httpx.Limits(max_connections=max(4, cfg.max_workers * 2),
                                         max_keepalive_connections=max(4, cfg.max_workers)),
                     headers={"User-Agent": f"pyinst/{__version__}"},

@@ -59,10 +59,20 @@ class Config:
     max_workers: int = 8
     allow_prereleases: bool = False
     binary: BinaryPolicy = field(default_factory=BinaryPolicy)
-    #: CA bundle file; ``None`` uses the system's trust store
+    #: CA bundle file; ``None`` uses the system's trust store (through truststore on
+    #: Python 3.10 and later, OpenSSL's default locations before)
     ca_bundle: Path | None = None
-    #: let httpx read proxy and certificate settings from the environment
+    #: take proxies from the environment (``HTTPS_PROXY``, ``HTTP_PROXY``,
+    #: ``ALL_PROXY``, ``NO_PROXY``), as httpx reads them; off unless asked for
     trust_env: bool = False
+    #: one proxy URL for every request (``http://user:pass@host:port``); wins over
+    #: `trust_env`
+    proxy: str | None = None
+    #: a netrc file to take credentials from, by host; ``None`` reads none
+    netrc_file: Path | None = None
+    #: the ``keyring`` command (argv) to ask for credentials after a 401; ``None``
+    #: asks no keyring
+    keyring_command: tuple[str, ...] | None = None
     #: seconds to wait for another install of the same target; ``None`` waits forever
     lock_timeout: float | None = None
     #: how files get from the unpacked-wheel cache into a target: "hardlink" (falls

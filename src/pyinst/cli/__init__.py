@@ -37,6 +37,21 @@ def _common_options() -> argparse.ArgumentParser:
                      help="comma-separated projects (or :all:) that must come as wheels")
     idx.add_argument("--no-binary", action="append", default=[], metavar="NAMES",
                      help="comma-separated projects (or :all:) that must not come as wheels")
+    net = common.add_argument_group("network and credentials")
+    net.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                     help="socket timeout for each request (default: 30)")
+    net.add_argument("--retries", type=int, default=3, metavar="N",
+                     help="retry a failed request this many times (default: 3)")
+    net.add_argument("--cert", metavar="FILE",
+                     help="trust this CA bundle instead of the system's certificates")
+    net.add_argument("--proxy", metavar="URL", help="send every request through this proxy")
+    net.add_argument("--env-proxy", action="store_true",
+                     help="take proxies from HTTPS_PROXY/HTTP_PROXY/ALL_PROXY/NO_PROXY")
+    net.add_argument("--keyring-provider", choices=["disabled", "subprocess"], default=None,
+                     help="ask the keyring command for credentials after a 401 "
+                          "(default: disabled)")
+    net.add_argument("--no-netrc", action="store_true",
+                     help="do not read credentials from $NETRC or ~/.netrc")
     cache = common.add_argument_group("cache and output")
     cache.add_argument("--cache-dir", metavar="DIR", help="where to keep downloads")
     cache.add_argument("--no-cache", action="store_true", help="use a throw-away cache")
@@ -188,7 +203,13 @@ def _build_config(args: argparse.Namespace, reqs: RequirementSet) -> Config:
             only_binary=frozenset(_split_names(args.only_binary) | _split_names(
                 reqs.only_binary)),
             no_binary=frozenset(_split_names(args.no_binary) | _split_names(reqs.no_binary))),
-        trust_env=True,
+        timeout=args.timeout,
+        retries=max(0, args.retries),
+        ca_bundle=Path(args.cert) if args.cert else None,
+        trust_env=args.env_proxy,
+        proxy=args.proxy,
+        netrc_file=None if args.no_netrc else _netrc_file(),
+        keyring_command=_keyring_command(args.keyring_provider),
         lock_timeout=args.lock_timeout,
         link_mode=args.link_mode,
         compile_bytecode=args.compile_bytecode,
@@ -198,6 +219,48 @@ def _build_config(args: argparse.Namespace, reqs: RequirementSet) -> Config:
         config_settings=_config_settings(getattr(args, "config_settings", [])),
         build_constraints=_build_constraints(getattr(args, "build_constraint", [])),
     )
+
+
+_PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",
+               "all_proxy")
+
+
+def _proxy_hint(args: argparse.Namespace, exc: Exception) -> str:
+    """A network failure while proxy variables are set that pyinst was told to ignore."""
+    from ..errors import IndexFetchError
+
+    if (not isinstance(exc, IndexFetchError) or exc.status_code is not None
+            or getattr(args, "env_proxy", True) or getattr(args, "proxy", None)):
+        return ""
+    set_vars = [v for v in _PROXY_VARS if os.environ.get(v)]
+    if not set_vars:
+        return ""
+    return (f"hint: {set_vars[0]} is set, but pyinst only uses proxies from the "
+            "environment with --env-proxy (or env-proxy = true in pyinst.toml)\n")
+
+
+def _netrc_file() -> Path | None:
+    """$NETRC, else ~/.netrc when it exists (as pip, uv and curl)."""
+    explicit = os.environ.get("NETRC")
+    if explicit:
+        return Path(explicit)
+    default = Path.home() / ".netrc"
+    return default if default.is_file() else None
+
+
+def _keyring_command(provider: str | None) -> tuple[str, ...] | None:
+    from ..errors import UsageError
+
+    if provider in (None, "disabled"):
+        return None
+    import shutil
+
+    found = shutil.which("keyring")
+    if found is None:
+        raise UsageError("--keyring-provider subprocess needs the keyring command on PATH "
+                         "(install it with: pyinst install keyring, or pipx install "
+                         "keyring)")
+    return (found,)
 
 
 def _config_settings(items: Sequence[str]) -> dict[str, str | list[str]]:
@@ -369,10 +432,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         found = gather(os.environ, Path.cwd())
+        args.from_config = merge(parser, args, found)
     except SettingError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
-    args.from_config = merge(parser, args, found)
     if args.command == "config":
         from .settings import describe
 
@@ -415,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_bootstrap(args) if args.command == "bootstrap" else cmd_venv(args)
         return _cmd_install(args)
     except PyinstError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        sys.stderr.write(f"error: {exc}\n{_proxy_hint(args, exc)}")
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted; the target was left as it was\n")

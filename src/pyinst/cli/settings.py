@@ -17,7 +17,7 @@ from typing import Any
 class Setting:
     #: the argparse destination (the long option with dashes as underscores)
     dest: str
-    #: "str", "bool", "float" or "list"
+    #: "str", "bool", "int", "float" or "list"
     kind: str
 
     @property
@@ -38,7 +38,9 @@ SETTINGS = (
     Setting("offline", "bool"), Setting("lock_timeout", "float"),
     Setting("link_mode", "str"), Setting("compile_bytecode", "bool"),
     Setting("no_build_isolation", "bool"), Setting("break_system_packages", "bool"),
-    Setting("python", "str"),
+    Setting("python", "str"), Setting("cert", "str"), Setting("proxy", "str"),
+    Setting("env_proxy", "bool"), Setting("keyring_provider", "str"),
+    Setting("no_netrc", "bool"), Setting("timeout", "float"), Setting("retries", "int"),
 )
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -84,9 +86,9 @@ def _coerce(setting: Setting, value: Any, where: str) -> Any:
         if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
             return value.strip().lower() in _TRUE
         raise SettingError(f"{where}: {setting.key} must be true or false")
-    if kind == "float":
+    if kind in ("float", "int"):
         try:
-            return float(value)
+            return int(value) if kind == "int" else float(value)
         except (TypeError, ValueError):
             raise SettingError(f"{where}: {setting.key} must be a number") from None
     if not isinstance(value, str):
@@ -126,9 +128,13 @@ def merge(parser: argparse.ArgumentParser, args: argparse.Namespace,
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction) and args.command in action.choices:
             sub = action.choices[args.command]
-    known = {a.dest for a in sub._actions}
+    known = {a.dest: a for a in sub._actions}
     filled = set()
-    for dest, (value, _) in found.items():
+    for dest, (value, where) in found.items():
+        choices = known[dest].choices if dest in known else None
+        if choices is not None and value not in choices:
+            raise SettingError(f"{where}: {dest.replace('_', '-')} must be one of "
+                               f"{', '.join(map(str, choices))}, not {value!r}")
         if dest in known and getattr(args, dest, None) == sub.get_default(dest):
             setattr(args, dest, value)
             filled.add(dest)

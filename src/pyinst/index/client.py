@@ -114,8 +114,15 @@ class IndexClient:
                 code = exc.response.status_code
                 if code not in _RETRY_STATUS or last:
                     what = f" for '{package}'" if package else ""
+                    hint = ""
+                    if code in (401, 403):
+                        hint = (" (the server wants credentials: give them in the index "
+                                "URL, a netrc file or the keyring — see docs/security.md)"
+                                if "authorization" not in exc.request.headers else
+                                " (the credentials sent were refused)")
                     raise IndexFetchError(
-                        f"{url} returned HTTP {code} {exc.response.reason_phrase}{what}",
+                        f"{url} returned HTTP {code} {exc.response.reason_phrase}{what}"
+                        f"{hint}",
                         url=url, package=package, status_code=code,
                     ) from exc
             except httpx.TransportError as exc:
