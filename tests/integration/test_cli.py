@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
 from pathlib import Path
 from typing import Callable
 
 import pytest
 
-from helpers import IndexServer, run_cli, tree_snapshot
+from helpers import IndexServer, find_python, run_cli, tree_snapshot
 
 
 def _closed_port() -> int:
@@ -170,3 +172,24 @@ def test_bad_requirement_and_missing_environment(tmp_path: Path) -> None:
 def test_version_flag() -> None:
     proc = run_cli("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("pyinst ")
+
+
+def test_install_user_goes_to_the_user_site_and_pip_sees_it(
+        index: IndexServer, venv: Path, tmp_path: Path) -> None:
+    base = find_python("3.12")
+    userbase = tmp_path / "userbase"
+    env = {"PYTHONUSERBASE": str(userbase)}
+    proc = run_cli("install", "-p", str(base), "-i", index.url, "--no-cache", "--user",
+                   "simple", env=env)
+    assert proc.returncode == 0, proc.stderr
+    site = userbase / "lib" / "python3.12" / "site-packages"
+    assert (site / "simple").is_dir()
+    where = subprocess.run([str(base), "-c", "import simple; print(simple.__file__)"],
+                           capture_output=True, text=True, check=True,
+                           env={**os.environ, **env}).stdout
+    assert where.startswith(str(site))
+    # into a venv, --user is refused the way pip refuses it; with --target it is a usage error
+    proc = run_cli("install", "-p", str(venv), "-i", index.url, "--user", "simple")
+    assert proc.returncode == 1 and "not visible in the virtual environment" in proc.stderr
+    proc = run_cli("install", "--target", str(tmp_path / "t"), "--user", "simple")
+    assert proc.returncode == 2 and "--user cannot be combined" in proc.stderr

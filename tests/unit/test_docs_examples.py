@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pyinst.cli import _build_parser
+from pyinst.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -44,7 +44,7 @@ def test_there_are_examples() -> None:
 
 @pytest.mark.parametrize(("page", "line"), _command_lines())
 def test_every_documented_command_parses(page: str, line: str) -> None:
-    parser = _build_parser()
+    parser = build_parser()
     try:
         args = parser.parse_args(shlex.split(line)[1:])
     except SystemExit as exc:  # argparse's way of saying no

@@ -71,7 +71,7 @@ def _common_options() -> argparse.ArgumentParser:
     return common
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pyinst",
                                      description="A fast, embeddable Python package installer.")
     parser.add_argument("--version", action="version", version=f"pyinst {__version__}")
@@ -111,6 +111,8 @@ def _build_parser() -> argparse.ArgumentParser:
     where.add_argument("-p", "--python", metavar="PATH",
                        help="interpreter (or environment directory) to install into; default: "
                             "$VIRTUAL_ENV, then ./.venv")
+    where.add_argument("--user", action="store_true",
+                       help="install into the interpreter's user site-packages")
     where.add_argument("--target", metavar="DIR", help="install into a plain directory")
     where.add_argument("--prefix", metavar="DIR", help="install under this prefix")
     where.add_argument("--root", metavar="DIR", help="re-root every install path under DIR")
@@ -294,13 +296,18 @@ def _build_target(args: argparse.Namespace) -> Target:
 
     if args.target and (args.prefix or args.root):
         raise UsageError("--target cannot be combined with --prefix or --root")
+    if getattr(args, "user", False) and (args.target or args.prefix):
+        raise UsageError("--user cannot be combined with --target or --prefix")
     python = _find_python(args)
     if args.target:
         return Target.directory(args.target, python=python)
     if python is None:
         raise UsageError("no environment to install into: pass -p/--python, activate a "
                          "virtual environment, or create ./.venv")
-    target = Target.from_python(python, prefix=args.prefix, root=args.root)
+    if getattr(args, "user", False):
+        target = Target.from_python(python).variant(user=True, root=args.root)
+    else:
+        target = Target.from_python(python, prefix=args.prefix, root=args.root)
     refuse_externally_managed(target, args)
     return target
 
@@ -423,7 +430,7 @@ def _cmd_install(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _build_parser()
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
