@@ -1,4 +1,4 @@
-"""Sessions: tests, lint, typecheck (and bench, once benchmarks land)."""
+"""Sessions: tests, lint, typecheck, docs, bench."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff")
-    session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "docs", "noxfile.py")
 
 
 @nox.session
@@ -33,3 +33,15 @@ def bench(session: nox.Session) -> None:
     """pyinst vs uv vs pip on one local mirror; writes benchmarks/results/."""
     session.install(".", "uv", "pip")  # a snapshot: editing the tree mid-run changes nothing
     session.run("python", "benchmarks/bench.py", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The docs site (Sphinx, MyST Markdown, furo) into docs/_build/html; any warning
+    fails the build. The CLI reference and the benchmark chart are generated."""
+    session.install("-e", ".", "sphinx>=8", "myst-parser>=4", "furo", "matplotlib",
+                    "pytest", "pytest-timeout")
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "tests/unit/test_docs_site.py",
+                "tests/unit/test_docs_examples.py")
+    session.run("sphinx-build", "-W", "--keep-going", "-q", "-E", "-b", "html", "docs",
+                "docs/_build/html", *session.posargs)

@@ -1,5 +1,6 @@
 """The examples in the README and docs cannot rot: every ``pyinst ...`` command line in
-them is parsed by the real command-line parser, and every Python block compiles."""
+them (indented blocks and inline code, such as the pip and uv tables) is parsed by the
+real command-line parser, and every Python block compiles."""
 
 from __future__ import annotations
 
@@ -29,6 +30,15 @@ def _command_lines() -> list[tuple[str, str]]:
     return found
 
 
+def _inline_commands() -> list[tuple[str, str]]:
+    """``pyinst ...`` in inline code: the pip and uv tables, and prose."""
+    found = []
+    for page in PAGES:
+        for m in re.finditer(r"(?<!`)`(pyinst [^`]+)`(?!`)", page.read_text(encoding="utf-8")):
+            found.append((page.name, m.group(1)))
+    return found
+
+
 def _python_blocks() -> list[tuple[str, str]]:
     found = []
     for page in PAGES:
@@ -40,9 +50,10 @@ def _python_blocks() -> list[tuple[str, str]]:
 
 def test_there_are_examples() -> None:
     assert len(_command_lines()) > 30 and len(_python_blocks()) >= 3
+    assert len([p for p, _ in _inline_commands() if p == "coming-from.md"]) > 50
 
 
-@pytest.mark.parametrize(("page", "line"), _command_lines())
+@pytest.mark.parametrize(("page", "line"), _command_lines() + _inline_commands())
 def test_every_documented_command_parses(page: str, line: str) -> None:
     parser = build_parser()
     try:
