@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from .apply import PreparedWheel
     from .fetch import Fetcher
     from .index.client import IndexClient
+    from .models import InstalledDistribution
+    from .resolve.memo import ResolutionMemo
     from .sources import Sources
 
 RequirementLike = Union[str, Requirement, UserRequirement]
@@ -253,8 +255,9 @@ class Installer:
 
     def _resolve(self, session: _Session, request: _Request, target: Target, *,
                  prefetch_wheels: bool = False) -> Resolution:
-        from .installed import installed_distributions
+        from .installed import installed_distributions, read_metadata
         from .resolve import Provider, ResolveOptions, resolve_requirements, to_req
+        from .resolve.memo import rememberable
         from .resolve.provider import Cand
 
         reqs = self._name_local_projects(session, request.requirements, target)
@@ -300,6 +303,18 @@ class Installer:
                                           hashes.get(cand.name, {}).items()})
                 session.pool.submit(self._quiet_prepare, session, pin, cand.link)
 
+        memo, key = self._memo(session, request, reqs, cons, target, installed)
+        if key is not None and not self.config.refresh:
+            remembered = memo.load(
+                key, metadata=lambda link, name: session.fetcher.cached_metadata(link),
+                installed_metadata=lambda name: (read_metadata(installed[name])
+                                                 if name in installed else None))
+            if remembered is not None:
+                self._emit(ResolveFinished(target.describe_location(), len(remembered),
+                                           time.perf_counter() - t0, remembered=True))
+                if request.hash_mode:
+                    _check_every_file_hashed(remembered)
+                return remembered
         provider = Provider(client=session.client, fetcher=session.fetcher, target=target,
                             installed=installed, options=options,
                             binary=self.config.binary,
@@ -308,11 +323,40 @@ class Installer:
                             background=session.pool.submit, on_pin=on_pin)
         resolution = resolve_requirements(provider, [r.requirement for r in reqs],
                                           env=target.markers)
+        if key is not None and rememberable(resolution):
+            stamps = session.client.page_stamps()
+            if stamps is not None:
+                memo.store(key, resolution, stamps)
         self._emit(ResolveFinished(target.describe_location(), len(resolution),
                                    time.perf_counter() - t0))
         if request.hash_mode:
             _check_every_file_hashed(resolution)
         return resolution
+
+    def _memo(self, session: _Session, request: _Request, reqs: Sequence[UserRequirement],
+              cons: Sequence[UserRequirement], target: Target,
+              installed: Mapping[NormalizedName, InstalledDistribution]
+              ) -> tuple[ResolutionMemo, str | None]:
+        """The resolution memo and this request's key in it (``None`` when the request
+        names URLs, paths or editables, or uses find-links: not remembered)."""
+        from .resolve.memo import ResolutionMemo, request_key
+
+        cfg = self.config
+        memo = ResolutionMemo(session.cache_root / "resolutions-v1", offline=cfg.offline)
+        if cfg.find_links or any(r.editable or r.requirement.url for r in [*reqs, *cons]):
+            return memo, None
+        key = request_key(
+            requirements=[(str(r.requirement), r.editable, r.hashes) for r in reqs],
+            constraints=[(str(c.requirement), c.editable, c.hashes) for c in cons],
+            options={"upgrade": request.upgrade, "force_reinstall": request.force_reinstall,
+                     "no_deps": request.no_deps, "hash_mode": request.hash_mode,
+                     "prereleases": cfg.allow_prereleases,
+                     "only_binary": sorted(cfg.binary.only_binary),
+                     "no_binary": sorted(cfg.binary.no_binary),
+                     "indexes": list(cfg.index_urls), "strategy": cfg.index_strategy.value},
+            markers=target.markers, tags=target.interpreter.tags, site_dirs=target.site_dirs,
+            installed=[(d.name, str(d.version), str(d.dist_info)) for d in installed.values()])
+        return memo, key
 
     def _apply_workers(self) -> int:
         """Threads for linking files into a target: about one per core (measured: more

@@ -103,6 +103,7 @@ SECTIONS = {
     "unpacked": "unpacked wheels, linked into targets",
     "built": "wheels built from sdists",
     "http-v1": "index pages (HTTP cache)",
+    "resolutions-v1": "remembered resolutions (used while their index pages are fresh)",
     "envs": "environments of `pyinst run` scripts",
     "tmp": "scratch of calls in progress (or killed)",
 }

@@ -20,6 +20,8 @@ class ResolveFinished:
     target: str
     packages: int
     seconds: float
+    #: the answer of an earlier identical resolution, whose index pages are unchanged
+    remembered: bool = False
 
 
 @dataclass(frozen=True)

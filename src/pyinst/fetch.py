@@ -167,6 +167,19 @@ class Fetcher:
             fh.write(data)
         return data
 
+    def cached_metadata(self, link: Link) -> bytes | None:
+        """The PEP 658 sidecar of ``link`` from the cache only (verified), or ``None``."""
+        if link.metadata_hashes is None:
+            return None
+        cached = self._cache.lookup(self._cache.metadata_path(link))
+        if cached is None:
+            return None
+        try:
+            data = cached.read_bytes()
+        except OSError:
+            return None
+        return data if self._metadata_ok(data, link) else None
+
     def metadata(self, link: Link, *, package: str) -> bytes:
         """The PEP 658 metadata sidecar of ``link``, verified against its announced hash."""
         assert link.metadata_hashes is not None

@@ -25,7 +25,7 @@ from ..cache import Cache
 from ..config import Config, IndexStrategy
 from ..errors import IndexFetchError
 from ..models import Link
-from .httpcache import PageCache, StoredPage, freshness
+from .httpcache import PageCache, PageStamp, StoredPage, freshness
 from .parse import ACCEPT, parse_html_page, parse_page
 
 if TYPE_CHECKING:
@@ -87,6 +87,23 @@ class IndexClient:
         self._find_links: list[Link] | None = None
         self._lock = threading.Lock()
         self._page_locks: dict[NormalizedName, threading.Lock] = {}
+        #: the cached page files read so far (for remembered resolutions); ``None`` once
+        #: something was read that the page cache cannot vouch for
+        self._stamps: list[PageStamp] | None = [] if not config.find_links else None
+
+    def page_stamps(self) -> list[PageStamp] | None:
+        """Every index page this client read, as stamps of their cached copies; ``None``
+        when some page was not from the cache's keeping (a ``file:`` index, a 404, an
+        uncacheable answer, find-links)."""
+        with self._lock:
+            return None if self._stamps is None else list(self._stamps)
+
+    def _stamped(self, stamp: PageStamp | None) -> None:
+        with self._lock:
+            if stamp is None:
+                self._stamps = None
+            elif self._stamps is not None:
+                self._stamps.append(stamp)
 
     def _check_online(self, url: str, package: str | None) -> None:
         if self._config.offline:
@@ -259,6 +276,7 @@ class IndexClient:
         base = index_url if index_url.endswith("/") else index_url + "/"
         url = urllib.parse.urljoin(base, f"{name}/")
         if url.startswith("file:"):
+            self._stamped(None)
             path = url_to_path(url)
             page = path / "index.html" if path.is_dir() else path
             if not page.is_file():
@@ -279,8 +297,9 @@ class IndexClient:
         stored = cache.load(url, ACCEPT) if cache is not None else None
         now = time.time()
         if stored is not None:
-            page, body = stored
+            page, body, stamp = stored
             if self._config.offline or (not self._config.refresh and page.is_fresh(now)):
+                self._stamped(stamp)
                 return body, page.final_url, page.content_type
         elif self._config.offline:
             raise IndexFetchError(f"'{name}' is not in the cache and --offline forbids "
@@ -288,20 +307,24 @@ class IndexClient:
         headers = stored[0].validators() if stored is not None else {}
         resp = self.get(url, package=name, accept=ACCEPT, headers=headers)
         if resp.status_code == 304 and stored is not None:
-            page, body = stored
+            page, body, _ = stored
             fresh = freshness({k.lower(): v for k, v in resp.headers.items()}, now)
-            if cache is not None:
-                cache.renew(page, fresh or 0.0, ACCEPT, body)
+            assert cache is not None
+            self._stamped(cache.renew(page, fresh or 0.0, ACCEPT, body))
             return body, page.final_url, page.content_type
         if resp.status_code in (404, 410):
+            self._stamped(None)
             return None
         content_type = resp.headers.get("content-type", "")
         fresh = freshness({k.lower(): v for k, v in resp.headers.items()}, now)
         if cache is not None and fresh is not None:
-            cache.store(StoredPage(url=url, final_url=str(resp.url), content_type=content_type,
-                                   etag=resp.headers.get("etag"),
-                                   last_modified=resp.headers.get("last-modified"),
-                                   fresh_for=fresh, stored_at=now), resp.content, ACCEPT)
+            page = StoredPage(url=url, final_url=str(resp.url), content_type=content_type,
+                              etag=resp.headers.get("etag"),
+                              last_modified=resp.headers.get("last-modified"),
+                              fresh_for=fresh, stored_at=now)
+            self._stamped(cache.store(page, resp.content, ACCEPT))
+        else:
+            self._stamped(None)
         return resp.content, str(resp.url), content_type
 
     def _all_find_links(self) -> list[Link]:

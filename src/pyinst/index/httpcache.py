@@ -13,6 +13,7 @@ import contextlib
 import email.utils
 import hashlib
 import json
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -81,6 +82,30 @@ def freshness(headers: dict[str, str], now: float) -> float | None:
     return 0.0
 
 
+@dataclass(frozen=True)
+class PageStamp:
+    """One cached index page as the resolver read it."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    inode: int
+    #: when the page stops being fresh (seconds since the epoch)
+    fresh_until: float
+
+    def still_valid(self, now: float, *, offline: bool) -> bool:
+        """Unchanged on disk, and (unless offline, when stale pages are used anyway)
+        still fresh."""
+        if not offline and now >= self.fresh_until:
+            return False
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return False
+        return (st.st_size, st.st_mtime_ns, st.st_ino) == (self.size, self.mtime_ns,
+                                                            self.inode)
+
+
 class PageCache:
     """Stored index pages: one file per (URL, Accept), a JSON line then the body, so a
     page and its validators are always published together."""
@@ -93,21 +118,35 @@ class PageCache:
         key = hashlib.sha256(f"{url}\n{accept}".encode()).hexdigest()
         return self._root / key[:2] / f"{key}.page"
 
-    def load(self, url: str, accept: str) -> tuple[StoredPage, bytes] | None:
+    def load(self, url: str, accept: str) -> tuple[StoredPage, bytes, PageStamp] | None:
+        """The stored page, its body, and the stamp of the very file read."""
+        path = self._path(url, accept)
         try:
-            raw = self._path(url, accept).read_bytes()
+            with open(path, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                raw = fh.read()
             head, _, body = raw.partition(b"\n")
             page = StoredPage(**json.loads(head))
         except (OSError, ValueError, TypeError):
             return None
-        return page, body
+        return page, body, _stamp(path, st, page)
 
-    def store(self, page: StoredPage, body: bytes, accept: str) -> None:
-        with self._cache.publish(self._path(page.url, accept)) as fh:
+    def store(self, page: StoredPage, body: bytes, accept: str) -> PageStamp:
+        """Store a page; returns the stamp of the file written."""
+        path = self._path(page.url, accept)
+        with self._cache.publish(path) as fh:
             fh.write(json.dumps(asdict(page)).encode() + b"\n" + body)
+            fh.flush()
+            st = os.fstat(fh.fileno())  # the rename keeps size and modification time
+        return _stamp(path, st, page)
 
-    def renew(self, page: StoredPage, fresh_for: float, accept: str, body: bytes) -> StoredPage:
+    def renew(self, page: StoredPage, fresh_for: float, accept: str, body: bytes
+              ) -> PageStamp:
         renewed = StoredPage(**{**asdict(page), "fresh_for": fresh_for,
                                 "stored_at": time.time()})
-        self.store(renewed, body, accept)
-        return renewed
+        return self.store(renewed, body, accept)
+
+
+def _stamp(path: Path, st: os.stat_result, page: StoredPage) -> PageStamp:
+    return PageStamp(path=str(path), size=st.st_size, mtime_ns=st.st_mtime_ns,
+                     inode=st.st_ino, fresh_until=page.stored_at + page.fresh_for)
