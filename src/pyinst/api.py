@@ -354,7 +354,7 @@ class Installer:
                      "only_binary": sorted(cfg.binary.only_binary),
                      "no_binary": sorted(cfg.binary.no_binary),
                      "indexes": list(cfg.index_urls), "strategy": cfg.index_strategy.value},
-            markers=target.markers, tags=target.interpreter.tags, site_dirs=target.site_dirs,
+            markers=target.markers, tags=target.interpreter.tags,
             installed=[(d.name, str(d.version), str(d.dist_info)) for d in installed.values()])
         return memo, key
 

@@ -44,6 +44,12 @@ def test_the_same_request_is_answered_from_memory_with_the_same_pins(
     assert first == {"app": "1.0", "lib": "1.0"} and not remembered
     again, remembered = _resolve(server, tmp_path / "c", target)
     assert again == first and remembered
+    # a fresh environment of the same interpreter elsewhere is the same question
+    elsewhere = Target.from_python(venv_factory("3.12"))
+    assert elsewhere.site_dirs != target.site_dirs
+    assert _resolve(server, tmp_path / "c", elsewhere) == (first, True)
+    # another interpreter is not
+    assert not _resolve(server, tmp_path / "c", Target.from_python(venv_factory("3.13")))[1]
     # the remembered pins carry what an install needs: links, metadata, dependencies
     with Installer(Config(index_urls=(server.url,), cache_dir=tmp_path / "c")) as inst:
         result = inst.install(["app"], target)

@@ -42,9 +42,10 @@ _FORMAT = 1
 def request_key(*, requirements: Sequence[tuple[str, bool, Mapping[str, Sequence[str]]]],
                 constraints: Sequence[tuple[str, bool, Mapping[str, Sequence[str]]]],
                 options: Mapping[str, Any], markers: Mapping[str, str], tags: Iterable[Any],
-                site_dirs: Iterable[Path], installed: Iterable[tuple[str, str, str]]
-                ) -> str:
-    """A digest of everything a resolution depends on, pages aside."""
+                installed: Iterable[tuple[str, str, str]]) -> str:
+    """A digest of everything a resolution depends on, pages aside. Where the target is
+    does not matter, only what it is and holds (so a fresh venv of the same interpreter
+    gets the same answer)."""
     data = {
         "format": _FORMAT, "pyinst": __version__,
         "requirements": [[t, e, {k: sorted(v) for k, v in sorted(h.items())}]
@@ -54,7 +55,6 @@ def request_key(*, requirements: Sequence[tuple[str, bool, Mapping[str, Sequence
         "options": dict(sorted(options.items())),
         "markers": dict(sorted(markers.items())),
         "tags": hashlib.sha256("\n".join(map(str, tags)).encode()).hexdigest(),
-        "site_dirs": [str(p) for p in site_dirs],
         "installed": sorted(installed),
     }
     text = json.dumps(data, sort_keys=True, default=str)
