@@ -181,6 +181,9 @@ class IndexServer:
         #: extra headers on project pages (e.g. Cache-Control); pages always carry an
         #: ETag and answer If-None-Match with 304
         self.page_headers: dict[str, str] = {}
+        #: send ``page_headers`` on 304 answers too (``False``: a bare 304, as Python's
+        #: http.server and some CDNs answer)
+        self.headers_on_304 = True
         #: (path, status) of every project-page answer
         self.page_statuses: list[tuple[str, int]] = []
         #: answer Range requests for files with 206 (as real indexes' CDNs do)
@@ -296,7 +299,8 @@ class IndexServer:
             h.send_response(status)
             h.send_header("ETag", etag)
             for k, v in self.page_headers.items():
-                h.send_header(k, v)
+                if status == 200 or self.headers_on_304:
+                    h.send_header(k, v)
             if status == 304:
                 h.send_header("Content-Length", "0")
                 h.end_headers()

@@ -41,6 +41,31 @@ def test_stale_pages_are_revalidated(index: IndexServer, tmp_path: Path,
     assert [s for _, s in index.page_statuses] == [200, 200, 304, 304]
 
 
+def test_a_bare_304_keeps_the_stored_freshness_rules(
+        index: IndexServer, tmp_path: Path, venv_factory: Callable[[str], Path]) -> None:
+    """RFC 9111 4.3.4: a 304 without caching headers leaves the stored ones in force, so
+    a page served with an old Last-Modified stays heuristically fresh after it; it is
+    not revalidated on every later run (as it was when the bare 304 counted as 'no
+    freshness')."""
+    import email.utils
+    import time
+
+    index.page_headers = {"Last-Modified": email.utils.formatdate(time.time() - 86400,
+                                                                  usegmt=True)}
+    index.headers_on_304 = False
+    target = Target.from_python(venv_factory("3.13"))
+    _resolve(index, tmp_path / "cache", target)
+    _resolve(index, tmp_path / "cache", target, refresh=True)  # bare 304s
+    _resolve(index, tmp_path / "cache", target)  # fresh again: no request
+    assert [s for _, s in index.page_statuses] == [200, 200, 304, 304]
+    # and a stored max-age=0 stays in force across a bare 304
+    index.page_headers["Cache-Control"] = "max-age=0"
+    _resolve(index, tmp_path / "c2", target)
+    _resolve(index, tmp_path / "c2", target)
+    _resolve(index, tmp_path / "c2", target)
+    assert [s for _, s in index.page_statuses[4:]] == [200, 200, 304, 304, 304, 304]
+
+
 def test_no_store_pages_are_not_kept(index: IndexServer, tmp_path: Path,
                                      venv_factory: Callable[[str], Path]) -> None:
     index.page_headers = {"Cache-Control": "no-store"}

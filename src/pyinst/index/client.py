@@ -308,7 +308,12 @@ class IndexClient:
         resp = self.get(url, package=name, accept=ACCEPT, headers=headers)
         if resp.status_code == 304 and stored is not None:
             page, body, _ = stored
-            fresh = freshness({k.lower(): v for k, v in resp.headers.items()}, now)
+            # RFC 9111 4.3.4: the 304's headers update the stored ones, which still
+            # count where it says nothing (a bare 304 keeps Last-Modified's heuristic)
+            merged = {k: v for k, v in (("last-modified", page.last_modified),
+                                        ("cache-control", page.cache_control)) if v}
+            merged.update({k.lower(): v for k, v in resp.headers.items()})
+            fresh = freshness(merged, now)
             assert cache is not None
             self._stamped(cache.renew(page, fresh or 0.0, ACCEPT, body))
             return body, page.final_url, page.content_type
@@ -321,7 +326,8 @@ class IndexClient:
             page = StoredPage(url=url, final_url=str(resp.url), content_type=content_type,
                               etag=resp.headers.get("etag"),
                               last_modified=resp.headers.get("last-modified"),
-                              fresh_for=fresh, stored_at=now)
+                              fresh_for=fresh, stored_at=now,
+                              cache_control=resp.headers.get("cache-control"))
             self._stamped(cache.store(page, resp.content, ACCEPT))
         else:
             self._stamped(None)

@@ -33,6 +33,8 @@ class StoredPage:
     #: seconds the page stays fresh, counted from ``stored_at``
     fresh_for: float
     stored_at: float
+    #: the response's Cache-Control, which a bare 304 leaves in force
+    cache_control: str | None = None
 
     def is_fresh(self, now: float) -> bool:
         return now - self.stored_at < self.fresh_for
