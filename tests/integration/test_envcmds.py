@@ -3,6 +3,8 @@ environment; ``uninstall`` removes by RECORD."""
 
 from __future__ import annotations
 
+import json
+
 import subprocess
 import sys
 from pathlib import Path
@@ -206,6 +208,18 @@ def test_list_outdated_matches_pip(index: IndexServer, venv_factory: Callable[[s
     assert ours.returncode == 0, ours.stderr
     assert ours.stdout == theirs.stdout
     assert "simple  1.0     3.0    wheel" in ours.stdout  # lib's 2.0b1 is a pre-release
+    for fmt in ("json", "freeze"):
+        ours = run_cli("list", "--outdated", "--format", fmt, "-p", str(python), "-i",
+                       index.url, "--no-cache")
+        theirs = _pip(python, "list", "--outdated", "--format", fmt, "--isolated",
+                      "--index-url", index.url)
+        if fmt == "json":
+            assert ours.returncode == 0, ours.stderr
+            assert json.loads(ours.stdout) == json.loads(theirs.stdout) != []
+        else:  # pip refuses this pair; so do we, with its words
+            assert ours.returncode == 2 and theirs.returncode != 0
+            assert "cannot be used with the --outdated option" in ours.stderr
+            assert "cannot be used with the --outdated option" in theirs.stderr
 
 
 def test_cache_prune_removes_only_stale_leftovers(index: IndexServer, tmp_path: Path,

@@ -121,7 +121,10 @@ def _outdated(args: argparse.Namespace, target: object) -> int:
 
     assert isinstance(target, Target)
     from ..environment import distributions
+    from ..errors import UsageError
 
+    if args.format == "freeze":  # as pip: the freeze format has no column for 'latest'
+        raise UsageError("list format 'freeze' cannot be used with the --outdated option")
     with Installer(_build_config(args, RequirementSet())) as inst:
         found = inst.outdated(target)
     raw: dict[str, tuple[str, str]] = {d.key: (d.name, d.version)
