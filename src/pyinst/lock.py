@@ -169,6 +169,15 @@ def pins_from_lock(lock: Pylock, lock_dir: Path, target: Target, *,
         PylockSelectError,
     )
 
+    for asked, offered, what, flag in ((extras, lock.extras, "extra", "--extra"),
+                                       (groups or (), lock.dependency_groups,
+                                        "dependency group", "--group")):
+        unknown = sorted(set(map(canonicalize_name, asked))
+                         - set(map(canonicalize_name, offered or ())))
+        if unknown:  # a typo would otherwise install less than meant, silently
+            known = ", ".join(sorted(offered or ())) or "none"
+            raise LockError(f"{flag} {', '.join(unknown)}: not a {what} of the lock "
+                            f"(it has: {known})")
     try:
         chosen = list(lock.select(environment=dict(target.markers),  # type: ignore[arg-type]
                                   tags=target.tags, extras=extras,

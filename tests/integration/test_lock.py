@@ -255,3 +255,33 @@ def test_a_bad_lock_is_one_clear_error_and_changes_nothing(
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and says in lines[0] and "Traceback" not in proc.stderr
     assert tree_snapshot(other.parent.parent) == before
+
+
+def test_lock_extras_choose_the_packages_their_markers_name(
+        index: IndexServer, tmp_path: Path, venv_factory: Callable[[str], Path]) -> None:
+    """A lock with ``extras`` (as a project's lock has): ``--extra`` selects the packages
+    whose marker names it; without it they are left out; an unknown one is an error."""
+    import tomllib
+
+    import tomli_w
+
+    lock = _lock(index, venv_factory("3.12"), tmp_path, "app[extra]")
+    data = tomllib.loads(lock.read_text())
+    data["extras"] = ["fancy"]
+    for package in data["packages"]:
+        if package["name"] == "helper":
+            package["marker"] = "'fancy' in extras"
+    lock.write_text(tomli_w.dumps(data))
+    plain = venv_factory("3.12")
+    proc = run_cli("install", "-p", str(plain), "-r", str(lock), "--no-cache")
+    assert proc.returncode == 0, proc.stderr
+    assert _installed(plain) == {"app": "1.0", "lib": "1.1"}
+    fancy = venv_factory("3.12")
+    proc = run_cli("install", "-p", str(fancy), "-r", str(lock), "--extra", "fancy",
+                   "--no-cache")
+    assert proc.returncode == 0, proc.stderr
+    assert _installed(fancy) == LOCKED
+    proc = run_cli("install", "-p", str(plain), "-r", str(lock), "--extra", "nope",
+                   "--no-cache")
+    assert proc.returncode != 0 and "nope" in proc.stderr and "Traceback" not in proc.stderr
+    assert _installed(plain) == {"app": "1.0", "lib": "1.1"}
