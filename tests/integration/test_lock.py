@@ -261,9 +261,8 @@ def test_lock_extras_choose_the_packages_their_markers_name(
         index: IndexServer, tmp_path: Path, venv_factory: Callable[[str], Path]) -> None:
     """A lock with ``extras`` (as a project's lock has): ``--extra`` selects the packages
     whose marker names it; without it they are left out; an unknown one is an error."""
-    import tomllib
-
     import tomli_w
+    import tomllib
 
     lock = _lock(index, venv_factory("3.12"), tmp_path, "app[extra]")
     data = tomllib.loads(lock.read_text())
