@@ -224,6 +224,22 @@ def test_venv_seed(pip_index: IndexServer, tmp_path: Path) -> None:
     assert _scripts(bare / "bin" / "python") == []
     assert (bare / "pyvenv.cfg").exists()
 
+    # venv's own options pass through: prompt, system site-packages, clear
+    (bare / "leftover.txt").write_text("x")
+    proc = run_cli("venv", str(bare), "-p", str(find_python("3.10")), "--clear",
+                   "--prompt", "my-prompt", "--system-site-packages")
+    assert proc.returncode == 0, proc.stderr
+    cfg = (bare / "pyvenv.cfg").read_text()
+    assert "prompt = 'my-prompt'" in cfg or "prompt = my-prompt" in cfg
+    assert "include-system-site-packages = true" in cfg
+    assert not (bare / "leftover.txt").exists()
+    # without --clear, an existing environment is updated in place (as python -m venv
+    # does), not emptied
+    (bare / "keep.txt").write_text("x")
+    proc = run_cli("venv", str(bare), "-p", str(find_python("3.10")))
+    assert proc.returncode == 0, proc.stderr
+    assert (bare / "keep.txt").exists() and (bare / "bin" / "python").exists()
+
 
 def test_one_installer_bootstraps_many_environments_at_once(
         pip_index: IndexServer, tmp_path: Path) -> None:
