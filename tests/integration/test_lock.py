@@ -234,6 +234,16 @@ def test_inline_script_metadata_install_and_run(index: IndexServer, tmp_path: Pa
     assert again.stdout.strip().splitlines()[-1] == "ran with 1.0 c"
     assert list((cache / "envs").iterdir()) == envs and _pages(index) == pages
     assert len([e for e in envs if not e.name.startswith(".")]) == 1
+    # --no-cache: a throw-away environment, gone when the script ends; the exit status
+    # is the script's
+    failing = tmp_path / "fails.py"
+    failing.write_text(SCRIPT + "raise SystemExit(3)\n")
+    temp_root = tmp_path / "tmp"
+    temp_root.mkdir()
+    proc = run_cli("run", "--no-cache", *args[1:3], *args[5:], str(failing),
+                   env={"TMPDIR": str(temp_root)})
+    assert proc.returncode == 3, proc.stderr
+    assert list(temp_root.iterdir()) == []
 
 
 def test_a_bad_lock_is_one_clear_error_and_changes_nothing(
