@@ -291,3 +291,25 @@ def test_build_constraints_reach_the_build_environment(
     assert tree_snapshot(python.parent.parent) == before
     # without the constraint the same project builds
     assert _install(source_index, python, tmp_path / "cache", str(project)).returncode == 0
+
+
+def test_build_environ_is_what_backends_see_not_the_process_environment(
+        source_index: IndexServer, tmp_path: Path, venv_factory: Callable[[str], Path]
+        ) -> None:
+    """``Config(build_environ=...)`` is the whole environment of the build backend (the
+    library never reads os.environ for it); the log variable reaches the backend only
+    through it."""
+    import os
+
+    from pyinst import Config, Installer, Target
+
+    log = tmp_path / "hooks.log"
+    assert "PYINST_TEST_HOOK_LOG" not in os.environ
+    environ = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+               "PYINST_TEST_HOOK_LOG": str(log)}
+    python = venv_factory("3.12")
+    with Installer(Config(index_urls=(source_index.url,), cache_dir=tmp_path / "c",
+                          build_environ=environ)) as inst:
+        inst.install(["tiny"], Target.from_python(python))
+    assert "tiny build_wheel" in log.read_text()
+    assert run_in(python, "import tiny; print(tiny.VALUE)") == "1.0"
