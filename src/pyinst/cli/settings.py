@@ -60,15 +60,19 @@ def user_config_file(environ: Mapping[str, str]) -> Path:
 
 
 def _toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}  # the usual case: no need to import a TOML parser at all
+    except (OSError, ValueError) as exc:
+        raise SettingError(f"cannot read {path}: {exc}") from None
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - depends on the running Python
         import tomli as tomllib
     try:
-        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
+        data: dict[str, Any] = tomllib.loads(text)
+    except ValueError as exc:
         raise SettingError(f"cannot read {path}: {exc}") from None
     return data
 
