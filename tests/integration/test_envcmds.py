@@ -98,6 +98,8 @@ def test_cache_dir_info_and_clean(index: IndexServer, tmp_path: Path,
     info = run_cli("cache", "info", "--cache-dir", str(cache)).stdout
     wheels = next(line for line in info.splitlines() if line.startswith("wheels"))
     assert int(wheels.split()[1]) >= 2  # app and lib were downloaded
+    # one column for the counts, however long a section's name
+    assert len({line.index(" files") for line in info.splitlines()[:-1]}) == 1
     cleaned = run_cli("cache", "clean", "unpacked", "--cache-dir", str(cache))
     assert cleaned.returncode == 0 and "Removed" in cleaned.stdout
     assert not (cache / "unpacked").exists() and (cache / "wheels").exists()

@@ -213,10 +213,12 @@ def cmd_cache(args: argparse.Namespace) -> int:
         return 0
     if args.action == "info":
         total = 0
+        width = max(map(len, SECTIONS))
         for name, files, size in cache_info(root):
             total += size
-            out.write(f"{name:<9} {files:>8} files {size / 1e6:>10.1f} MB  {SECTIONS[name]}\n")
-        out.write(f"{'total':<9} {'':>14} {total / 1e6:>10.1f} MB  in {root}\n")
+            out.write(f"{name:<{width}} {files:>8} files {size / 1e6:>10.1f} MB  "
+                      f"{SECTIONS[name]}\n")
+        out.write(f"{'total':<{width}} {'':>14} {total / 1e6:>10.1f} MB  in {root}\n")
         return 0
     if args.action == "prune":
         freed = cache_prune(root)
