@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     from .apply import PreparedWheel
     from .fetch import Fetcher
     from .index.client import IndexClient
+    from .memo import ResolutionMemo
     from .models import InstalledDistribution
-    from .resolve.memo import ResolutionMemo
     from .sources import Sources
 
 RequirementLike = Union[str, Requirement, UserRequirement]
@@ -256,9 +256,6 @@ class Installer:
     def _resolve(self, session: _Session, request: _Request, target: Target, *,
                  prefetch_wheels: bool = False) -> Resolution:
         from .installed import installed_distributions, read_metadata
-        from .resolve import Provider, ResolveOptions, resolve_requirements, to_req
-        from .resolve.memo import rememberable
-        from .resolve.provider import Cand
 
         reqs = self._name_local_projects(session, request.requirements, target)
         cons = request.constraints
@@ -267,6 +264,23 @@ class Installer:
         t0 = time.perf_counter()
         self._emit(ResolveStarted(target.describe_location()))
         installed = installed_distributions(target)
+        memo, key = self._memo(session, request, reqs, cons, target, installed)
+        if key is not None and not self.config.refresh:
+            remembered = memo.load(
+                key, metadata=lambda link, name: session.fetcher.cached_metadata(link),
+                installed_metadata=lambda name: (read_metadata(installed[name])
+                                                 if name in installed else None))
+            if remembered is not None:
+                self._emit(ResolveFinished(target.describe_location(), len(remembered),
+                                           time.perf_counter() - t0, remembered=True))
+                if request.hash_mode:
+                    _check_every_file_hashed(remembered)
+                return remembered
+        # the resolver itself is imported only when a remembered answer will not do
+        from .memo import rememberable
+        from .resolve import Provider, ResolveOptions, resolve_requirements, to_req
+        from .resolve.provider import Cand
+
         hashes: dict[NormalizedName, dict[str, list[str]]] = {}
         for ur in [*reqs, *cons]:
             if ur.hashes:
@@ -303,18 +317,6 @@ class Installer:
                                           hashes.get(cand.name, {}).items()})
                 session.pool.submit(self._quiet_prepare, session, pin, cand.link)
 
-        memo, key = self._memo(session, request, reqs, cons, target, installed)
-        if key is not None and not self.config.refresh:
-            remembered = memo.load(
-                key, metadata=lambda link, name: session.fetcher.cached_metadata(link),
-                installed_metadata=lambda name: (read_metadata(installed[name])
-                                                 if name in installed else None))
-            if remembered is not None:
-                self._emit(ResolveFinished(target.describe_location(), len(remembered),
-                                           time.perf_counter() - t0, remembered=True))
-                if request.hash_mode:
-                    _check_every_file_hashed(remembered)
-                return remembered
         provider = Provider(client=session.client, fetcher=session.fetcher, target=target,
                             installed=installed, options=options,
                             binary=self.config.binary,
@@ -339,7 +341,7 @@ class Installer:
               ) -> tuple[ResolutionMemo, str | None]:
         """The resolution memo and this request's key in it (``None`` when the request
         names URLs, paths or editables, or uses find-links: not remembered)."""
-        from .resolve.memo import ResolutionMemo, request_key
+        from .memo import ResolutionMemo, request_key
 
         cfg = self.config
         memo = ResolutionMemo(session.cache_root / "resolutions-v1", offline=cfg.offline)
@@ -440,7 +442,7 @@ class Installer:
     @staticmethod
     def _prepare(session: _Session, pin: Pin, link: Link) -> PreparedWheel:
         from .apply import PreparedWheel
-        from .unpack import cached_unpacked, unpack
+        from .unpacked import cached_unpacked
 
         # A wheel whose index hash names a verified unpacked tree is not read again
         # (the tree was made from a file that had that very sha256, so a lock's or
@@ -452,6 +454,8 @@ class Installer:
             _same_metadata(pin, ready)
             return PreparedWheel(pin=pin, path=session.fetcher.cached_path(link),
                                  unpacked=ready)
+        from .unpack import unpack  # installer: only when a wheel must be unpacked
+
         path = session.fetcher.wheel(link, package=pin.name, allowed=pin.allowed_hashes)
         unpacked = unpack(pin, path, session.cache_root)
         _same_metadata(pin, unpacked)

@@ -31,7 +31,7 @@ from .models import InstallPlan, Pin
 from .redact import without_credentials
 from .target import Target
 from .transaction import Transaction, UnsafeTarget, new_journal_path
-from .unpack import UnpackedFile, UnpackedWheel, record_hash
+from .unpacked import UnpackedFile, UnpackedWheel, record_hash
 from .vcs import is_vcs_url, parse_vcs_url
 
 INSTALLER_NAME = b"pyinst\n"

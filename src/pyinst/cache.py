@@ -148,7 +148,7 @@ def cache_prune(root: Path, *, older_than: float = 24 * 3600) -> int:
     import shutil
     import time
 
-    from .unpack import MANIFEST
+    from .unpacked import MANIFEST
 
     cutoff = time.time() - older_than
     freed = 0

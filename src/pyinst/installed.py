@@ -13,7 +13,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from .errors import UninstallError
-from .metadata import parse_headers
+from .metadata import name_and_version
 from .models import InstalledDistribution
 from .target import Target
 from .transaction import Transaction
@@ -21,8 +21,7 @@ from .transaction import Transaction
 
 def _read_name_version(dist_info: Path) -> tuple[NormalizedName, Version] | None:
     try:
-        raw = parse_headers((dist_info / "METADATA").read_bytes())
-        name, version = raw.get("name"), raw.get("version")
+        name, version = name_and_version((dist_info / "METADATA").read_bytes())
         if name and version:
             return canonicalize_name(name), Version(version)
     except (OSError, InvalidVersion, ValueError):

@@ -2,14 +2,40 @@
 
 from __future__ import annotations
 
-from packaging.metadata import RawMetadata, parse_email
+from typing import TYPE_CHECKING
+
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
+
+if TYPE_CHECKING:
+    from packaging.metadata import RawMetadata
+
+
+def name_and_version(data: bytes) -> tuple[str | None, str | None]:
+    """Just the ``Name`` and ``Version`` fields of core metadata: both are one-line
+    fields in its header block, so this reads that block line by line instead of
+    loading the email parser (listing an environment needs only these two)."""
+    found: dict[str, str] = {}
+    for line in data.split(b"\n"):
+        line = line.rstrip(b"\r")
+        if not line:
+            break  # the end of the headers
+        if line[:1] in (b" ", b"\t"):
+            continue  # a continuation of a multi-line field
+        key, sep, value = line.partition(b":")
+        field = key.strip().lower()
+        if sep and field in (b"name", b"version") and field.decode() not in found:
+            found[field.decode()] = value.strip().decode("utf-8", "replace")
+            if len(found) == 2:
+                break
+    return found.get("name"), found.get("version")
 
 
 def parse_headers(data: bytes) -> RawMetadata:
     """The header fields of core metadata, without parsing the long description that
     follows them (the email parser spends most of its time there)."""
+    from packaging.metadata import parse_email
+
     for sep in (b"\n\n", b"\r\n\r\n"):
         head, found, _ = data.partition(sep)
         if found:

@@ -18,9 +18,8 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import installer
 from installer.destinations import WheelDestination
@@ -32,56 +31,14 @@ from .cache import EntryLock, file_sha256
 from .errors import InvalidWheel
 from .metadata import names_itself
 from .models import Pin
-
-MANIFEST = "pyinst-manifest.json"
-_FORMAT = 1
-
-
-@dataclass(frozen=True)
-class UnpackedFile:
-    scheme: str
-    path: str
-    hash: str  # "sha256=<urlsafe b64>"
-    size: int
-    executable: bool
-
-
-@dataclass(frozen=True)
-class UnpackedWheel:
-    """A verified wheel laid out by scheme in the cache, ready to be linked."""
-
-    root: Path
-    dist_info: str
-    root_scheme: str
-    files: tuple[UnpackedFile, ...]
-    #: console/gui entry points: (name, module, attr, section)
-    scripts: tuple[tuple[str, str, str, str], ...]
-
-    @property
-    def sha256(self) -> str:
-        """The wheel's sha256: entries are kept under it (see `unpack`)."""
-        return self.root.name
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "format": _FORMAT,
-            "dist_info": self.dist_info,
-            "root_scheme": self.root_scheme,
-            "files": [[f.scheme, f.path, f.hash, f.size, f.executable] for f in self.files],
-            "scripts": [list(s) for s in self.scripts],
-        }
-
-    @classmethod
-    def from_json(cls, root: Path, data: dict[str, Any]) -> UnpackedWheel:
-        files = tuple(UnpackedFile(str(s), str(p), str(h), int(n), bool(x))
-                      for s, p, h, n, x in data["files"])
-        scripts = tuple((str(a), str(b), str(c), str(d)) for a, b, c, d in data["scripts"])
-        return cls(root=root, dist_info=str(data["dist_info"]),
-                   root_scheme=str(data["root_scheme"]), files=files, scripts=scripts)
-
-
-def record_hash(digest: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+from .unpacked import (
+    MANIFEST,
+    UnpackedFile,
+    UnpackedWheel,
+    _entry,
+    _index_sha256,
+    record_hash,
+)
 
 
 class _UnpackDestination(WheelDestination):
@@ -261,29 +218,6 @@ def _normal_dist_info(name: str) -> tuple[str, str]:
     stem = name[: -len(".dist-info")]
     project, _, version = stem.rpartition("-")
     return canonicalize_name(project), canonicalize_version(version)
-
-
-def _entry(cache_root: Path, key: str) -> Path:
-    return cache_root / "unpacked" / key[:2] / key
-
-
-def _index_sha256(pin: Pin) -> str | None:
-    known = pin.link.hashes.get("sha256") if pin.link is not None else None
-    return known if known and len(known) == 64 else None
-
-
-def cached_unpacked(pin: Pin, cache_root: Path) -> UnpackedWheel | None:
-    """The unpacked tree of ``pin``'s wheel when the index's sha256 names one already
-    (made, and verified, by an earlier install): the wheel need not be read at all."""
-    key = _index_sha256(pin)
-    if key is None:
-        return None
-    entry = _entry(cache_root, key)
-    try:
-        data = json.loads((entry / MANIFEST).read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return UnpackedWheel.from_json(entry, data)
 
 
 def unpack(pin: Pin, wheel: Path, cache_root: Path) -> UnpackedWheel:

@@ -31,9 +31,9 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from .. import __version__
-from ..index.httpcache import PageStamp
-from ..models import Link, Pin, Resolution
+from . import __version__
+from .index.httpcache import PageStamp
+from .models import Link, Pin, Resolution
 
 #: bump when what an entry holds, or what the key covers, changes
 _FORMAT = 1
