@@ -37,6 +37,7 @@ from .unpacked import (
     UnpackedWheel,
     _entry,
     _index_sha256,
+    read_manifest,
     record_hash,
 )
 
@@ -225,18 +226,19 @@ def unpack(pin: Pin, wheel: Path, cache_root: Path) -> UnpackedWheel:
     # The fetcher checked the file against the index's sha256, when there was one.
     key = _index_sha256(pin) or file_sha256(wheel)
     entry = _entry(cache_root, key)
-    manifest = entry / MANIFEST
-    if manifest.is_file():
-        return UnpackedWheel.from_json(entry, json.loads(manifest.read_text("utf-8")))
+    ready = read_manifest(entry)
+    if ready is not None:
+        return ready
     entry.parent.mkdir(parents=True, exist_ok=True)
     with EntryLock(entry.parent / f".{key}.lock"):
-        if manifest.is_file():
-            return UnpackedWheel.from_json(entry, json.loads(manifest.read_text("utf-8")))
+        ready = read_manifest(entry)
+        if ready is not None:
+            return ready
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=entry.parent))
         try:
             unpacked = _unpack_into(pin, wheel, tmp)
             (tmp / MANIFEST).write_text(json.dumps(unpacked.to_json()), "utf-8")
-            if entry.exists():  # a half-published leftover from a crash: replace it
+            if entry.exists():  # a half-published or damaged entry: replace it
                 shutil.rmtree(entry)
             os.rename(tmp, entry)
         except BaseException:

@@ -9,7 +9,7 @@ import base64
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .models import Pin
 
@@ -17,8 +17,11 @@ MANIFEST = "pyinst-manifest.json"
 _FORMAT = 1
 
 
-@dataclass(frozen=True)
-class UnpackedFile:
+class UnpackedFile(NamedTuple):
+    """One file of an unpacked wheel. A named tuple, not a frozen dataclass: an install
+    reads tens of thousands of these from manifests, and a frozen dataclass's
+    ``__init__`` costs several times a tuple's."""
+
     scheme: str
     path: str
     hash: str  # "sha256=<urlsafe b64>"
@@ -53,8 +56,10 @@ class UnpackedWheel:
 
     @classmethod
     def from_json(cls, root: Path, data: dict[str, Any]) -> UnpackedWheel:
-        files = tuple(UnpackedFile(str(s), str(p), str(h), int(n), bool(x))
-                      for s, p, h, n, x in data["files"])
+        make = UnpackedFile._make
+        files = tuple(make(row) for row in data["files"])
+        if not all(type(f.path) is str and type(f.size) is int for f in files):
+            raise ValueError("a damaged manifest")
         scripts = tuple((str(a), str(b), str(c), str(d)) for a, b, c, d in data["scripts"])
         return cls(root=root, dist_info=str(data["dist_info"]),
                    root_scheme=str(data["root_scheme"]), files=files, scripts=scripts)
@@ -79,11 +84,16 @@ def cached_unpacked(pin: Pin, cache_root: Path) -> UnpackedWheel | None:
     key = _index_sha256(pin)
     if key is None:
         return None
-    entry = _entry(cache_root, key)
+    return read_manifest(_entry(cache_root, key))
+
+
+def read_manifest(entry: Path) -> UnpackedWheel | None:
+    """The entry's manifest, or ``None`` when there is none or it is damaged (then the
+    entry is made again, as if it were missing)."""
     try:
         data = json.loads((entry / MANIFEST).read_text("utf-8"))
-    except (OSError, ValueError):
+        return UnpackedWheel.from_json(entry, data)
+    except (OSError, ValueError, TypeError, KeyError):
         return None
-    return UnpackedWheel.from_json(entry, data)
 
 

@@ -327,6 +327,28 @@ def test_a_warm_install_never_reads_the_wheel_again(
     assert pip(python, "check").returncode == 0
 
 
+@pytest.mark.parametrize("damage", ['{"format": 1}', "not json", '{"format": 1, '
+                                    '"dist_info": "x", "root_scheme": "purelib", '
+                                    '"files": [["purelib", "a.py"]], "scripts": []}'],
+                         ids=["missing-keys", "not-json", "short-rows"])
+def test_a_damaged_manifest_in_the_cache_is_made_again(
+    index: IndexServer, venv_factory: Callable[[str], Path], tmp_path: Path, damage: str
+) -> None:
+    cfg = config_for(index, cache_dir=tmp_path / "cache")
+    with Installer(cfg) as inst:
+        inst.install(["app"], Target.from_python(venv_factory("3.13")))
+    manifests = list((tmp_path / "cache" / "unpacked").rglob("pyinst-manifest.json"))
+    assert len(manifests) == 2
+    for m in manifests:
+        m.write_text(damage)
+    python = venv_factory("3.13")
+    with Installer(cfg) as inst:
+        result = inst.install(["app"], Target.from_python(python))
+    assert sorted(result.installed) == [("app", "1.0"), ("lib", "1.1")]
+    assert run_in(python, "import app, lib; print(lib.VERSION)") == "1.1"
+    assert all(m.read_text() != damage for m in manifests)
+
+
 @pytest.mark.parametrize("ranges", [True, False], ids=["ranges", "no-ranges"])
 def test_metadata_by_range_requests_without_sidecars(
     make_index: Callable[..., IndexServer], venv_factory: Callable[[str], Path], ranges: bool
