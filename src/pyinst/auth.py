@@ -33,8 +33,9 @@ import subprocess
 import sys
 import threading
 import urllib.parse
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from .errors import UsageError
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 
 Origin = tuple[str, str, int]
 Pair = tuple[str, str]
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+_DEFAULT_PORTS: Mapping[str, int] = MappingProxyType({"http": 80, "https": 443})
 
 
 def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
