@@ -217,22 +217,28 @@ class Installer:
             if self._http is None:
                 import httpx
 
-                from .auth import IndexAuth, as_httpx_auth, ssl_context
+                from .auth import IndexAuth, ssl_context
+                from .errors import UsageError
+                from .redact import redact
 
                 cfg = self.config
                 auth = IndexAuth(index_urls=(*cfg.index_urls, *cfg.find_links),
                                  netrc_file=cfg.netrc_file,
                                  keyring_command=cfg.keyring_command)
-                self._http = httpx.Client(
-                    timeout=httpx.Timeout(cfg.timeout),
-                    verify=ssl_context(cfg.ca_bundle),
-                    trust_env=cfg.trust_env and cfg.proxy is None,
-                    proxy=cfg.proxy,
-                    auth=as_httpx_auth(auth),
-                    limits=httpx.Limits(max_connections=max(4, cfg.max_workers * 2),
-                                        max_keepalive_connections=max(4, cfg.max_workers)),
-                    headers={"User-Agent": f"pyinst/{__version__}"},
-                )
+                try:
+                    self._http = httpx.Client(
+                        timeout=httpx.Timeout(cfg.timeout),
+                        verify=ssl_context(cfg.ca_bundle),
+                        trust_env=cfg.trust_env and cfg.proxy is None,
+                        proxy=cfg.proxy,
+                        auth=auth,
+                        limits=httpx.Limits(max_connections=max(4, cfg.max_workers * 2),
+                                            max_keepalive_connections=max(4, cfg.max_workers)),
+                        headers={"User-Agent": f"pyinst/{__version__}"},
+                    )
+                except ValueError as exc:  # httpx's word for a proxy URL it cannot use
+                    raise UsageError(f"cannot use the proxy {redact(cfg.proxy or '')}: "
+                                     f"{exc}") from None
             return self._http
 
     # -- the pipeline -------------------------------------------------------------------

@@ -36,13 +36,11 @@ import urllib.parse
 from collections.abc import Generator, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+
+import httpx  # this module is imported with the HTTP client, never before
 
 from .errors import UsageError
 from .redact import without_credentials
-
-if TYPE_CHECKING:
-    import httpx
 
 Origin = tuple[str, str, int]
 Pair = tuple[str, str]
@@ -52,7 +50,11 @@ _DEFAULT_PORTS: Mapping[str, int] = MappingProxyType({"http": 80, "https": 443})
 def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
     """The TLS context for one `Installer`'s HTTP client."""
     if ca_bundle is not None:
-        return ssl.create_default_context(cafile=os.fspath(ca_bundle))
+        try:
+            return ssl.create_default_context(cafile=os.fspath(ca_bundle))
+        except (OSError, ssl.SSLError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise UsageError(f"cannot use the CA bundle {ca_bundle}: {reason}") from None
     if sys.version_info >= (3, 10):
         import truststore
 
@@ -120,9 +122,12 @@ def keyring_lookup(command: Sequence[str], service: str, username: str | None, *
     return user, password
 
 
-class IndexAuth:
+class IndexAuth(httpx.Auth):
     """Adds HTTP basic credentials to requests (see the module docstring for where they
     come from). Thread-safe: one per `Installer`, shared by its threads."""
+
+    requires_request_body = False
+    requires_response_body = False
 
     def __init__(self, *, index_urls: Sequence[str] = (), netrc_file: Path | None = None,
                  keyring_command: Sequence[str] | None = None) -> None:
@@ -190,7 +195,8 @@ class IndexAuth:
         with self._lock:
             self._known.setdefault(_origin(url), creds)
 
-    def flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def auth_flow(self, request: httpx.Request
+                  ) -> Generator[httpx.Request, httpx.Response, None]:
         """The httpx auth flow: a generator httpx drives, sending each response back."""
         url = str(request.url)
         creds = self.credentials(url)
@@ -209,19 +215,3 @@ class IndexAuth:
         response.close()
         request.headers["Authorization"] = basic_header(creds)
         yield request
-
-
-def as_httpx_auth(auth: IndexAuth) -> httpx.Auth:
-    """Wrap for httpx (which wants an ``httpx.Auth`` subclass), importing httpx only
-    here."""
-    import httpx
-
-    class _Auth(httpx.Auth):
-        requires_request_body = False
-        requires_response_body = False
-
-        def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request,
-                                                                httpx.Response, None]:
-            return (yield from auth.flow(request))
-
-    return _Auth()

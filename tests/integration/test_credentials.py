@@ -288,3 +288,26 @@ def test_a_network_failure_with_an_ignored_proxy_variable_says_so(
     assert proc.returncode == 1
     assert "cannot reach" in proc.stderr and "Traceback" not in proc.stderr
     assert "HTTPS_PROXY is set" in proc.stderr and "--env-proxy" in proc.stderr
+
+
+def test_unusable_network_settings_are_one_clear_error_and_change_nothing(
+        private: IndexServer, tmp_path: Path, venv_factory: Callable[[str], Path]) -> None:
+    from helpers import tree_snapshot
+
+    python = venv_factory("3.12")
+    before = tree_snapshot(python.parent.parent)
+    netrc = tmp_path / "netrc"
+    netrc.write_text("garbage\n")
+    cases = [
+        (["--cert", str(tmp_path / "missing.pem")], {}, "cannot use the CA bundle"),
+        (["--proxy", "socks9://alice:hunter2@proxy.invalid:1"], {}, "cannot use the proxy"),
+        ([], {"NETRC": str(netrc)}, f"cannot read the netrc file {netrc}"),
+        ([], {"PYINST_KEYRING_PROVIDER": "sometimes"}, "keyring-provider must be one of"),
+    ]
+    for args, env, message in cases:
+        proc = run_cli("install", "-p", str(python), "-i", private.url, "--no-cache",
+                       *args, "internal", env=env)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert message in proc.stderr and "Traceback" not in proc.stderr
+        assert "hunter2" not in proc.stderr
+    assert tree_snapshot(python.parent.parent) == before
