@@ -350,7 +350,7 @@ class Installer:
         from .memo import ResolutionMemo, request_key
 
         cfg = self.config
-        memo = ResolutionMemo(session.cache_root / "resolutions-v1", offline=cfg.offline)
+        memo = ResolutionMemo(Cache(session.cache_root), offline=cfg.offline)
         if cfg.find_links or any(r.editable or r.requirement.url for r in [*reqs, *cons]):
             return memo, None
         key = request_key(

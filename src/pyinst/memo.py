@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -32,6 +31,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from . import __version__
+from .cache import Cache
 from .index.httpcache import PageStamp
 from .models import Link, Pin, Resolution
 
@@ -63,11 +63,11 @@ def request_key(*, requirements: Sequence[tuple[str, bool, Mapping[str, Sequence
 
 class ResolutionMemo:
     """Resolutions stored under ``<cache>/resolutions-v1``. Safe to share between threads
-    and processes: entries are written whole (temporary file, then rename) and only
-    read after."""
+    and processes: entries are published whole, like every cache entry."""
 
-    def __init__(self, root: Path, *, offline: bool = False) -> None:
-        self._root = root
+    def __init__(self, cache: Cache, *, offline: bool = False) -> None:
+        self._cache = cache
+        self._root = cache.root / "resolutions-v1"
         self._offline = offline
 
     def _path(self, key: str) -> Path:
@@ -101,12 +101,8 @@ class ResolutionMemo:
         """Remember ``resolution``; best effort (a full disk just means no memo)."""
         entry = {"pages": [vars(s) for s in pages],
                  "pins": [_pin_to_json(p) for p in resolution]}
-        path = self._path(key)
-        with contextlib.suppress(OSError):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".tmp-{os.getpid()}-{id(entry)}-{path.name}")
-            tmp.write_text(json.dumps(entry), encoding="utf-8")
-            os.replace(tmp, path)
+        with contextlib.suppress(OSError), self._cache.publish(self._path(key)) as fh:
+            fh.write(json.dumps(entry).encode("utf-8"))
 
 
 def rememberable(resolution: Resolution) -> bool:
