@@ -71,6 +71,23 @@ def _common_options() -> argparse.ArgumentParser:
     return common
 
 
+def add_requirement_inputs(
+        parser: argparse.ArgumentParser, *,
+        requirement_help: str = "a requirements file or a script with inline (PEP 723) "
+                                "metadata (repeatable)",
+        group_help: str = "") -> None:
+    """What to resolve, as install, lock and download all take it."""
+    parser.add_argument("requirements", nargs="*", metavar="REQ",
+                        help="requirement specifiers, wheel or project paths, or URLs")
+    parser.add_argument("-r", "--requirement", action="append", default=[],
+                        metavar="FILE", help=requirement_help)
+    parser.add_argument("-c", "--constraint", action="append", default=[], metavar="FILE",
+                        help="constrain versions with a constraints file (repeatable)")
+    parser.add_argument("--group", action="append", default=[], metavar="[PATH:]NAME",
+                        help="a dependency group (PEP 735) of ./pyproject.toml or PATH "
+                             f"(repeatable){group_help}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pyinst",
                                      description="A fast, embeddable Python package installer.")
@@ -79,17 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     common = _common_options()
     inst = sub.add_parser("install", parents=[common],
                           help="install packages into an environment")
-    inst.add_argument("requirements", nargs="*", metavar="REQ",
-                      help="requirement specifiers, wheel paths or URLs")
-    inst.add_argument("-r", "--requirement", action="append", default=[], metavar="FILE",
-                      help="install from a requirements file (repeatable)")
-    inst.add_argument("-c", "--constraint", action="append", default=[], metavar="FILE",
-                      help="constrain versions with a constraints file (repeatable)")
+    add_requirement_inputs(
+        inst, requirement_help="a requirements file, a pylock.toml lock, or a script with "
+                               "inline (PEP 723) metadata (repeatable)",
+        group_help="; with a lock file, a group of the lock")
     inst.add_argument("-e", "--editable", action="append", default=[], metavar="DIR",
                       help="install a local project in editable mode (repeatable)")
-    inst.add_argument("--group", action="append", default=[], metavar="[PATH:]NAME",
-                      help="a dependency group (PEP 735) of ./pyproject.toml or PATH "
-                           "(repeatable); with a lock file, a group of the lock")
     lockopts = inst.add_argument_group("hashes and lock files")
     lockopts.add_argument("--require-hashes", action="store_true",
                           help="hash-checking mode: every requirement pinned and hashed "

@@ -18,16 +18,11 @@ if TYPE_CHECKING:
 
 def add_parsers(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
                 common: argparse.ArgumentParser) -> None:
+    from . import add_requirement_inputs
+
     lock = sub.add_parser("lock", parents=[common],
                           help="resolve and write a PEP 751 lock file (pylock.toml)")
-    lock.add_argument("requirements", nargs="*", metavar="REQ",
-                      help="requirement specifiers, paths or URLs")
-    lock.add_argument("-r", "--requirement", action="append", default=[], metavar="FILE",
-                      help="requirements file, or a script with inline metadata")
-    lock.add_argument("-c", "--constraint", action="append", default=[], metavar="FILE",
-                      help="constraints file (repeatable)")
-    lock.add_argument("--group", action="append", default=[], metavar="[PATH:]NAME",
-                      help="a dependency group (PEP 735) of ./pyproject.toml or PATH")
+    add_requirement_inputs(lock)
     lock.add_argument("-p", "--python", metavar="PATH",
                       help="the interpreter to lock for (default: $VIRTUAL_ENV, ./.venv, "
                            "then the one running pyinst)")
@@ -37,10 +32,7 @@ def add_parsers(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
 
     dl = sub.add_parser("download", parents=[common],
                         help="resolve and save the distribution files into a directory")
-    dl.add_argument("requirements", nargs="*", metavar="REQ")
-    dl.add_argument("-r", "--requirement", action="append", default=[], metavar="FILE")
-    dl.add_argument("-c", "--constraint", action="append", default=[], metavar="FILE")
-    dl.add_argument("--group", action="append", default=[], metavar="[PATH:]NAME")
+    add_requirement_inputs(dl)
     dl.add_argument("-d", "--dest", default=".", metavar="DIR",
                     help="where to save the files (default: the current directory)")
     dl.add_argument("-p", "--python", metavar="PATH",
