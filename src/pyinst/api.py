@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Union
@@ -28,6 +25,8 @@ from .reqfile import UserRequirement, parse_requirement
 from .target import Target
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     import httpx
     from packaging.pylock import Pylock
 
@@ -152,6 +151,8 @@ class Installer:
         if http is not None:
             http.close()
         if tmp is not None:
+            import shutil
+
             shutil.rmtree(tmp, ignore_errors=True)
 
     def _emit(self, event: Event) -> None:
@@ -161,6 +162,8 @@ class Installer:
     def _session(self, config: Config | None = None) -> _Session:
         """A session over the shared client, cache and pool; ``config`` may narrow where
         it looks (bootstrap's offline sources), never how the shared parts were made."""
+        from concurrent.futures import ThreadPoolExecutor
+
         from .fetch import Fetcher
         from .index.client import IndexClient
 
@@ -172,6 +175,8 @@ class Installer:
                 if cfg.cache_dir is not None:
                     root = Path(cfg.cache_dir)
                 else:
+                    import tempfile
+
                     self._tmp_cache = tempfile.mkdtemp(prefix="pyinst-cache-")
                     root = Path(self._tmp_cache)
                 self._cache = Cache(root)
@@ -438,6 +443,8 @@ class Installer:
             def build(pin: Pin) -> PreparedWheel:
                 with session.sources.in_chain(chain):
                     return self._prepare_source(session, pin, target)
+
+            from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(max_workers=min(4, len(sources)),
                                     thread_name_prefix="pyinst-build") as builders:
@@ -804,6 +811,8 @@ class Installer:
                 target_path = out_dir / pin.link.filename
                 if not target_path.exists():
                     tmp = target_path.with_name(f".{target_path.name}.part")
+                    import shutil
+
                     shutil.copyfile(path, tmp)
                     os.replace(tmp, target_path)
                 saved.append(target_path)
@@ -863,6 +872,8 @@ class Installer:
 
         # Targets run on their own short-lived threads: they use the Installer's pool
         # for downloads, and must not wait for it from inside it.
+        from concurrent.futures import ThreadPoolExecutor
+
         try:
             with ThreadPoolExecutor(max_workers=max(1, max_workers),
                                     thread_name_prefix="pyinst-provision") as runner:

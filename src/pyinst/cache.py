@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -84,6 +83,8 @@ class Cache:
     @contextmanager
     def publish(self, path: Path) -> Iterator[IO[bytes]]:
         """Write a new entry: yields a temporary file, renamed to ``path`` on success."""
+        import tempfile
+
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
         try:
@@ -104,6 +105,7 @@ SECTIONS = {
     "built": "wheels built from sdists",
     "http-v1": "index pages (HTTP cache)",
     "resolutions-v1": "remembered resolutions (used while their index pages are fresh)",
+    "interpreters-v1": "facts of target interpreters (kept while they are unchanged)",
     "envs": "environments of `pyinst run` scripts",
     "tmp": "scratch of calls in progress (or killed)",
 }

@@ -15,7 +15,6 @@ from packaging.requirements import InvalidRequirement as _PkgInvalid
 from packaging.requirements import Requirement
 
 from .errors import InvalidRequirement
-from .index.client import path_to_url, project_from_filename
 
 _MAX_NESTING = 32
 #: the algorithms ``--hash`` accepts (as pip: md5 and sha1 are too weak)
@@ -111,6 +110,8 @@ def parse_requirement(text: str, *, base_dir: Path | None = None,
     project directory (``./dist/x-1.0-py3-none-any.whl``, ``./proj``, ``./proj[extra]``)."""
     text = text.strip()
     if _looks_like_path_or_url(text):
+        from .index.client import path_to_url, project_from_filename
+
         url_part, _, marker = text.partition(";")
         url_part = url_part.strip()
         extras = ""

@@ -6,6 +6,7 @@ facts, so pyinst running on 3.11 picks the cp39 wheels for a 3.9 environment.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -153,6 +154,52 @@ def probe_interpreter(python: str | os.PathLike[str], *, prefix: str | None = No
     return data
 
 
+def remembered_probe(python: Path, *, prefix: str | None = None,
+                     cache_dir: Path | None = None) -> dict[str, Any]:
+    """`probe_interpreter`, remembered under ``cache_dir`` (section ``interpreters-v1``).
+
+    An entry is keyed by everything the facts depend on: the interpreter path as given,
+    the binary it resolves to (path, inode, size, modification time), the environment's
+    ``pyvenv.cfg`` (its content, so an identical venv recreated in place still hits),
+    the machine (``uname``, C library) and the probe itself. Anything changed is a new
+    key, so an entry is never revalidated, only replaced.
+    """
+    if cache_dir is None:
+        return probe_interpreter(python, prefix=prefix)
+    import hashlib
+
+    exe = os.path.abspath(python)
+    real = os.path.realpath(exe)
+    try:
+        st = os.stat(real)
+    except OSError:
+        return probe_interpreter(python, prefix=prefix)
+    cfg = b""
+    for where in (os.path.dirname(exe), os.path.dirname(os.path.dirname(exe))):
+        with contextlib.suppress(OSError):
+            with open(os.path.join(where, "pyvenv.cfg"), "rb") as fh:
+                cfg = fh.read()
+            break
+    libc = ""
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        libc = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    key = hashlib.sha256(json.dumps([
+        exe, prefix, real, st.st_ino, st.st_size, st.st_mtime_ns,
+        hashlib.sha256(cfg).hexdigest(), list(os.uname()) if hasattr(os, "uname") else [],
+        libc, hashlib.sha256(_PROBE.read_bytes()).hexdigest(),
+    ]).encode("utf-8")).hexdigest()
+    entry = cache_dir / "interpreters-v1" / key[:2] / f"{key}.json"
+    with contextlib.suppress(OSError, ValueError):
+        found: dict[str, Any] = json.loads(entry.read_bytes())
+        return found
+    data = probe_interpreter(python, prefix=prefix)
+    from .cache import Cache
+
+    with contextlib.suppress(OSError), Cache(cache_dir).publish(entry) as fh:
+        fh.write(json.dumps(data).encode("utf-8"))
+    return data
+
+
 def _resolve_python(python: str | os.PathLike[str]) -> Path:
     path = Path(python)
     if path.is_dir():
@@ -193,16 +240,19 @@ class Target:
         *,
         prefix: str | os.PathLike[str] | None = None,
         root: str | os.PathLike[str] | None = None,
+        cache_dir: Path | None = None,
     ) -> Target:
         """The environment of the interpreter ``python`` (or of a venv directory).
 
         With ``prefix``, install into that prefix using the interpreter's layout
         (like ``pip --prefix``); with ``root``, every path is re-rooted there
-        (like ``pip --root``, for packaging into a staging tree).
+        (like ``pip --root``, for packaging into a staging tree). With ``cache_dir``
+        (a pyinst cache), the interpreter's facts are remembered there, so the next
+        call for an unchanged interpreter and environment runs no subprocess.
         """
         exe = _resolve_python(python)
         pre = os.path.abspath(os.fspath(prefix)) if prefix is not None else None
-        interp = Interpreter.from_probe(probe_interpreter(exe, prefix=pre))
+        interp = Interpreter.from_probe(remembered_probe(exe, prefix=pre, cache_dir=cache_dir))
         return cls._of(interp, "prefix" if pre else "environment", root)
 
     @classmethod
@@ -236,14 +286,16 @@ class Target:
 
     @classmethod
     def directory(
-        cls, path: str | os.PathLike[str], *, python: str | os.PathLike[str] | None = None
+        cls, path: str | os.PathLike[str], *, python: str | os.PathLike[str] | None = None,
+        cache_dir: Path | None = None,
     ) -> Target:
         """A plain directory put on ``sys.path`` by the application (like ``pip --target``).
 
-        Tags and markers are those of ``python`` (default: the running interpreter).
+        Tags and markers are those of ``python`` (default: the running interpreter);
+        ``cache_dir`` as for `from_python`.
         """
         exe = _resolve_python(python) if python is not None else Path(sys.executable)
-        interp = Interpreter.from_probe(probe_interpreter(exe))
+        interp = Interpreter.from_probe(remembered_probe(exe, cache_dir=cache_dir))
         base = os.path.abspath(os.fspath(path))
         scheme = {
             "purelib": base,

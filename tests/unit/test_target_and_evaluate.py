@@ -84,3 +84,49 @@ def test_externally_managed_only_for_the_interpreters_own_environment(tmp_path: 
     # a prefix, a re-rooted tree or a plain directory are not that environment
     assert Target._of(interp, "prefix", None).externally_managed() is None
     assert target.variant(root=tmp_path / "stage").externally_managed() is None
+
+
+def test_interpreter_facts_are_remembered_while_the_environment_is_unchanged(
+        tmp_path: Path) -> None:
+    """With a cache, the second look at an environment runs no probe: a planted value in
+    the remembered entry comes back. Recreating the venv in place with the same settings
+    still hits; changing its settings (pyvenv.cfg) probes afresh."""
+    import json
+    import shutil
+
+    from helpers import make_venv
+
+    cache = tmp_path / "cache"
+    venv = tmp_path / "venv"
+    python = make_venv(venv, "3.12")
+    first = Target.from_python(python, cache_dir=cache)
+    (entry,) = (cache / "interpreters-v1").glob("*/*.json")
+    data = json.loads(entry.read_text())
+    assert data["prefix"] == str(venv)
+    data["markers"]["platform_release"] = "planted"
+    entry.write_text(json.dumps(data))
+    assert Target.from_python(python, cache_dir=cache).markers["platform_release"] == "planted"
+    assert first.markers["platform_release"] != "planted"
+
+    shutil.rmtree(venv)
+    make_venv(venv, "3.12")
+    assert Target.from_python(python, cache_dir=cache).markers["platform_release"] == "planted"
+
+    cfg = venv / "pyvenv.cfg"
+    cfg.write_text(cfg.read_text().replace("include-system-site-packages = false",
+                                           "include-system-site-packages = true"))
+    again = Target.from_python(python, cache_dir=cache)
+    assert again.markers["platform_release"] == first.markers["platform_release"]
+    assert len(list((cache / "interpreters-v1").glob("*/*.json"))) == 2
+
+
+def test_a_damaged_remembered_probe_is_replaced(tmp_path: Path) -> None:
+    from helpers import make_venv
+
+    cache = tmp_path / "cache"
+    python = make_venv(tmp_path / "venv", "3.12")
+    first = Target.from_python(python, cache_dir=cache)
+    (entry,) = (cache / "interpreters-v1").glob("*/*.json")
+    entry.write_text("{not json")
+    assert Target.from_python(python, cache_dir=cache).markers == first.markers
+    assert entry.read_text().startswith("{\"")

@@ -174,6 +174,13 @@ def _default_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("pyinst", appauthor=False))
 
 
+def cache_root(args: argparse.Namespace) -> Path | None:
+    """The cache directory the command line asks for (None with --no-cache)."""
+    if getattr(args, "no_cache", False):
+        return None
+    return Path(args.cache_dir) if getattr(args, "cache_dir", None) else _default_cache_dir()
+
+
 def _find_python(args: argparse.Namespace) -> str | None:
     if args.python:
         return str(args.python)
@@ -210,8 +217,7 @@ def _build_config(args: argparse.Namespace, reqs: RequirementSet) -> Config:
         index_urls=tuple(dict.fromkeys(indexes)),
         find_links=tuple(dict.fromkeys([*args.find_links, *reqs.find_links])),
         index_strategy=strategy,
-        cache_dir=None if args.no_cache else (Path(args.cache_dir) if args.cache_dir
-                                              else _default_cache_dir()),
+        cache_dir=cache_root(args),
         allow_prereleases=args.pre or reqs.pre,
         binary=BinaryPolicy(
             only_binary=frozenset(_split_names(args.only_binary) | _split_names(
@@ -311,15 +317,17 @@ def _build_target(args: argparse.Namespace) -> Target:
     if getattr(args, "user", False) and (args.target or args.prefix):
         raise UsageError("--user cannot be combined with --target or --prefix")
     python = _find_python(args)
+    cache = cache_root(args)
     if args.target:
-        return Target.directory(args.target, python=python)
+        return Target.directory(args.target, python=python, cache_dir=cache)
     if python is None:
         raise UsageError("no environment to install into: pass -p/--python, activate a "
                          "virtual environment, or create ./.venv")
     if getattr(args, "user", False):
-        target = Target.from_python(python).variant(user=True, root=args.root)
+        target = Target.from_python(python, cache_dir=cache).variant(user=True, root=args.root)
     else:
-        target = Target.from_python(python, prefix=args.prefix, root=args.root)
+        target = Target.from_python(python, prefix=args.prefix, root=args.root,
+                                    cache_dir=cache)
     refuse_externally_managed(target, args)
     return target
 

@@ -47,13 +47,13 @@ def add_parsers(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
 def _target(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from ..errors import UsageError
     from ..target import Target
-    from . import _find_python
+    from . import _find_python, cache_root
 
     python = _find_python(args)
     if python is None:
         raise UsageError("no environment: pass -p/--python, activate a virtual "
                          "environment, or create ./.venv")
-    return Target.from_python(python)
+    return Target.from_python(python, cache_dir=cache_root(args))
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:

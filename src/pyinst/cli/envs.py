@@ -92,7 +92,7 @@ def cmd_bootstrap(args: argparse.Namespace) -> int:
         raise UsageError("no interpreter to bootstrap: pass -p/--python, activate a virtual "
                          "environment, or create ./.venv")
     config = _build_config(args, RequirementSet())
-    target = Target.from_python(python)
+    target = Target.from_python(python, cache_dir=config.cache_dir)
     commands = script_names(target, altinstall=args.altinstall, default_pip=args.default_pip)
     with progress_sink(args) as sink, Installer(config, on_event=sink) as inst:
         result = inst.bootstrap(target, version=args.pip_version, offline=args.offline,
@@ -108,13 +108,13 @@ def cmd_venv(args: argparse.Namespace) -> int:
     from ..bootstrap import create_venv, script_names
     from ..reqfile import RequirementSet
     from ..target import Target
-    from . import _build_config
+    from . import _build_config, cache_root
     from .progress import progress_sink
 
     t0 = time.perf_counter()
     python = create_venv(args.python or sys.executable, args.path, clear=args.clear,
                          prompt=args.prompt, system_site_packages=args.system_site_packages)
-    target = Target.from_python(python)
+    target = Target.from_python(python, cache_dir=cache_root(args))
     out = sys.stdout
     if not args.quiet:
         _echo(out, f"Created a virtual environment at {Path(args.path)} with "

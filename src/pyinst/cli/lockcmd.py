@@ -79,8 +79,9 @@ def _inputs(args: argparse.Namespace, verb: str):  # type: ignore[no-untyped-def
     reqs = _requirements(args)
     if not reqs.requirements:
         raise UsageError(f"nothing to {verb}: give requirements, -r FILE or --group NAME")
-    return reqs, _build_config(args, reqs), \
-        Target.from_python(_find_python(args) or sys.executable)
+    config = _build_config(args, reqs)
+    return reqs, config, Target.from_python(_find_python(args) or sys.executable,
+                                            cache_dir=config.cache_dir)
 
 
 def cmd_lock(args: argparse.Namespace) -> int:
@@ -154,7 +155,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     deps, requires_python = script_metadata(script)
     python = args.python or sys.executable
     config = _build_config(args, RequirementSet())
-    base = Target.from_python(python)
+    base = Target.from_python(python, cache_dir=config.cache_dir)
     if requires_python:
         from packaging.specifiers import SpecifierSet
 
@@ -196,7 +197,7 @@ def _make_env(python: str, path: Path, deps: list[str], config: Config) -> Path:
     made = create_venv(python, path)
     if deps:
         with Installer(config) as inst:
-            inst.install(deps, Target.from_python(made))
+            inst.install(deps, Target.from_python(made, cache_dir=config.cache_dir))
     return made
 
 

@@ -63,17 +63,19 @@ def cmd_provision(args: argparse.Namespace) -> int:
     from ..api import Installer
     from ..reqfile import RequirementSet, UserRequirement, parse_requirement
     from ..target import Target
-    from . import _build_config
+    from . import _build_config, cache_root
     from .progress import progress_sink
 
     manifest = Path(args.manifest)
     entries = read_manifest(manifest)
     targets: dict[Target, list[UserRequirement]] = {}
+    cache = cache_root(args)
     for where, reqs in entries:
         if "directory" in where:
-            target = Target.directory(where["directory"], python=where.get("python"))
+            target = Target.directory(where["directory"], python=where.get("python"),
+                                      cache_dir=cache)
         else:
-            target = Target.from_python(where["python"])
+            target = Target.from_python(where["python"], cache_dir=cache)
         targets[target] = [UserRequirement(parse_requirement(r, base_dir=manifest.parent))
                            for r in reqs]
     config = _build_config(args, RequirementSet())

@@ -10,7 +10,6 @@ never stored. Entries are written beside their place and renamed into it.
 from __future__ import annotations
 
 import contextlib
-import email.utils
 import hashlib
 import json
 import os
@@ -72,6 +71,8 @@ def freshness(headers: dict[str, str], now: float) -> float | None:
                 return 0.0
     lm = headers.get("last-modified")
     if lm:
+        import email.utils  # only for pages without Cache-Control (and not at start-up)
+
         try:
             modified = email.utils.parsedate_to_datetime(lm).timestamp()
         except (TypeError, ValueError):
