@@ -36,6 +36,38 @@ from .vcs import is_vcs_url, parse_vcs_url
 
 INSTALLER_NAME = b"pyinst\n"
 
+#: the body of a POSIX console/GUI script, as pip, uv and installer all write it
+_POSIX_SCRIPT = """\
+# -*- coding: utf-8 -*-
+import re
+import sys
+from {module} import {head}
+if __name__ == "__main__":
+    sys.argv[0] = re.sub(r"(-script\\.pyw|\\.exe)?$", "", sys.argv[0])
+    sys.exit({attr}())
+"""
+
+
+def shebang(interpreter: str) -> bytes:
+    """The first line(s) of a script run by ``interpreter`` on POSIX. The kernel takes
+    a short path without spaces as it is; anything else goes through ``/bin/sh``, which
+    runs the file again with the interpreter (to Python, that line is a bare string)."""
+    raw = interpreter.encode("utf-8")
+    if b" " not in raw and len(raw) + 3 <= 127:  # "#!" + path + newline: Linux's limit
+        return b"#!" + raw + b"\n"
+    import shlex
+
+    return b"".join([b"#!/bin/sh\n", b"'''exec' ", shlex.quote(interpreter).encode("utf-8"),
+                     b' "$0" "$@"\n', b"' '''\n"])
+
+
+def posix_script(interpreter: str, module: str, attr: str) -> bytes:
+    """A console (or GUI) script for the entry point ``module:attr``. Written here, not by
+    `installer.scripts`: importing that imports all of installer (tens of milliseconds of
+    every warm install). Windows launchers still come from installer."""
+    return shebang(interpreter) + _POSIX_SCRIPT.format(
+        module=module, head=attr.split(".")[0], attr=attr).encode("utf-8")
+
 
 class LinkMode(str, enum.Enum):
     """How files get from the unpacked cache into a target."""
@@ -130,8 +162,8 @@ class _Writer:
                 if head.startswith(b"#!python"):
                     rest = fh.read()
                     line_end = rest.find(b"\n")
-                    data = b"#!" + self._interpreter.encode() + (
-                        rest[line_end:] if line_end >= 0 else b"\n")
+                    data = shebang(self._interpreter) + (
+                        rest[line_end + 1:] if line_end >= 0 else b"")
                     self.write_bytes(f.scheme, f.path, data, True)
                     return
         dest = self._dest(f.scheme, f.path)
@@ -184,6 +216,10 @@ class _Writer:
             shutil.copyfileobj(inp, out, 1 << 20)
 
     def script(self, name: str, module: str, attr: str, section: str) -> None:
+        if self._launcher == "posix":
+            data = posix_script(self._interpreter, module, attr)
+            self.write_bytes("scripts", name, data, True)
+            return
         from installer.scripts import Script  # imported by apply_plan, before any write
 
         script = Script(name, module, attr, section)  # type: ignore[arg-type]
@@ -241,15 +277,29 @@ def install_unpacked(w: PreparedWheel, target: Target, tx: Transaction, mode: Li
 
 def _overlapping(wheels: Sequence[PreparedWheel], target: Target) -> bool:
     """Whether two of the wheels write the same path (old-style namespace packages do;
-    the later one wins, so such a plan is applied in order, on one thread)."""
+    the later one wins, so such a plan is applied in order, on one thread). Compared by
+    top-level names first (kept in the manifests); file by file only under a name that
+    several wheels share."""
     roots = {k: os.path.normpath(v) for k, v in target.scheme.items()}
-    seen: set[tuple[str, str]] = set()
+    sharing: dict[tuple[str, str], list[UnpackedWheel]] = {}
     for w in wheels:
-        mine = {(roots[f.scheme], f.path) for f in w.unpacked.files}
-        mine.update((roots["scripts"], s[0]) for s in w.unpacked.scripts)
-        if not seen.isdisjoint(mine):
-            return True
-        seen |= mine
+        u = w.unpacked
+        mine = {(roots[scheme], top) for scheme, top in u.tops}
+        mine.update((roots["scripts"], s[0]) for s in u.scripts)
+        for key in mine:
+            sharing.setdefault(key, []).append(u)
+    for (root, top), group in sharing.items():
+        if len(group) < 2:
+            continue
+        seen: set[str] = set()
+        for u in group:
+            paths = {f.path for f in u.files
+                     if roots[f.scheme] == root and f.path.partition("/")[0] == top}
+            if root == roots["scripts"]:
+                paths.update(s[0] for s in u.scripts if s[0] == top)
+            if not seen.isdisjoint(paths):
+                return True
+            seen |= paths
     return False
 
 
@@ -308,7 +358,8 @@ def apply_plan(plan: InstallPlan, wheels: Sequence[PreparedWheel], target: Targe
     owners = None if overwrite else _Owners(target)
     # Everything the writing needs is imported now: the files about to be written may
     # be modules this process would otherwise import later (a target on sys.path).
-    if any(w.unpacked.scripts for w in wheels):
+    if target.interpreter.launcher_kind != "posix" and any(w.unpacked.scripts
+                                                           for w in wheels):
         import installer.scripts  # noqa: F401
     site = os.path.normpath(target.scheme["purelib"])
     tx = Transaction(site, roots=tuple(dict.fromkeys(target.scheme.values())),

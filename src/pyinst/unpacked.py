@@ -39,6 +39,9 @@ class UnpackedWheel:
     files: tuple[UnpackedFile, ...]
     #: console/gui entry points: (name, module, attr, section)
     scripts: tuple[tuple[str, str, str, str], ...]
+    #: (scheme, first path component) of every file: what two wheels must both have for
+    #: them to write the same path (kept in the manifest, so no install walks the files)
+    tops: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def sha256(self) -> str:
@@ -52,6 +55,7 @@ class UnpackedWheel:
             "root_scheme": self.root_scheme,
             "files": [[f.scheme, f.path, f.hash, f.size, f.executable] for f in self.files],
             "scripts": [list(s) for s in self.scripts],
+            "tops": sorted(self.tops or _tops(self.files)),
         }
 
     @classmethod
@@ -61,8 +65,15 @@ class UnpackedWheel:
         if not all(type(f.path) is str and type(f.size) is int for f in files):
             raise ValueError("a damaged manifest")
         scripts = tuple((str(a), str(b), str(c), str(d)) for a, b, c, d in data["scripts"])
+        tops = (frozenset((str(a), str(b)) for a, b in data["tops"]) if "tops" in data
+                else _tops(files))  # a manifest from before they were kept
         return cls(root=root, dist_info=str(data["dist_info"]),
-                   root_scheme=str(data["root_scheme"]), files=files, scripts=scripts)
+                   root_scheme=str(data["root_scheme"]), files=files, scripts=scripts,
+                   tops=tops)
+
+
+def _tops(files: tuple[UnpackedFile, ...]) -> frozenset[tuple[str, str]]:
+    return frozenset((f.scheme, f.path.partition("/")[0]) for f in files)
 
 
 def record_hash(digest: bytes) -> str:

@@ -12,7 +12,16 @@ import pytest
 import pyinst
 from pyinst import Config, Installer, Target
 
-from helpers import IndexFile, IndexServer, WheelSpec, build_wheel, pip, run_in, tree_snapshot
+from helpers import (
+    IndexFile,
+    IndexServer,
+    WheelSpec,
+    build_wheel,
+    make_venv,
+    pip,
+    run_in,
+    tree_snapshot,
+)
 
 
 def site_packages(python: Path) -> Path:
@@ -426,3 +435,24 @@ def test_a_missing_dependency_is_named_when_the_target_python_was_pinned_first(
             pytest.raises(ProjectNotFound) as err:
         inst.resolve(["zzz", "ccc"], Target.from_python(venv_factory("3.12")))
     assert "missing-one" in str(err.value) and "zzz 1.0" in str(err.value)
+
+
+def test_scripts_run_from_an_environment_whose_path_the_kernel_cannot_take(
+        make_index: Callable[..., IndexServer], tmp_path: Path) -> None:
+    """A venv path with a space, longer than a shebang line may be: console scripts and a
+    wheel's own ``#!python`` script go through /bin/sh, as pip's and uv's do, and run."""
+    import subprocess
+
+    spec = WheelSpec("tooly", "1.0", files={
+        "tooly/__init__.py": "def main():\n    print('tooly ran')\n",
+        "tooly-1.0.data/scripts/tooly-legacy": "#!python\nprint('legacy ran')\n",
+    }, console_scripts={"tooly-run": "tooly:main"})
+    index = make_index({"tooly": [IndexFile(build_wheel(spec, tmp_path / "dist"))]})
+    python = make_venv(tmp_path / ("a dir with spaces " + "x" * 120) / "venv", "3.12")
+    with Installer(config_for(index)) as inst:
+        inst.install(["tooly"], Target.from_python(python))
+    for name, said in (("tooly-run", "tooly ran\n"), ("tooly-legacy", "legacy ran\n")):
+        script = python.parent / name
+        assert script.read_bytes().startswith(b"#!/bin/sh\n")
+        run = subprocess.run([str(script)], capture_output=True, text=True, check=False)
+        assert (run.returncode, run.stdout) == (0, said), run.stderr
