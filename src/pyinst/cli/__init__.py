@@ -8,12 +8,13 @@ import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
 
 from .. import __version__
-from .progress import progress_sink
 
+TYPE_CHECKING = False  # typing itself is not imported for `pyinst --version`
 if TYPE_CHECKING:
+    from typing import TextIO
+
     from ..config import Config
     from ..models import InstallResult
     from ..reqfile import RequirementSet
@@ -429,6 +430,8 @@ def _cmd_install(args: argparse.Namespace) -> int:
     config = _build_config(args, reqs)
     target = _build_target(args)
     out = sys.stdout
+    from .progress import progress_sink
+
     with progress_sink(args) as sink, Installer(config, on_event=sink) as inst:
         result = inst.install(reqs.requirements, target, constraints=reqs.constraints,
                               upgrade=args.upgrade, force_reinstall=args.force_reinstall,

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -146,6 +143,9 @@ def install_from_lock(args: argparse.Namespace, locks: list[str]) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a script in an environment holding its inline dependencies, made once per
     (interpreter, dependency set) in the cache and reused."""
+    import hashlib
+    import shutil
+
     from ..errors import TargetError
     from ..reqfile import RequirementSet, script_metadata
     from ..target import Target
@@ -202,6 +202,8 @@ def _make_env(python: str, path: Path, deps: list[str], config: Config) -> Path:
 
 
 def _run(python: Path, script: Path, argv: list[str]) -> int:
+    import subprocess
+
     return subprocess.run([str(python), str(script), *argv], check=False).returncode
 
 
