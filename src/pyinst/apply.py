@@ -364,6 +364,7 @@ def apply_plan(plan: InstallPlan, wheels: Sequence[PreparedWheel], target: Targe
     site = os.path.normpath(target.scheme["purelib"])
     tx = Transaction(site, roots=tuple(dict.fromkeys(target.scheme.values())),
                      journal=new_journal_path(site))
+    tx.know_existing(target.scheme.values())
     where = target.describe_location()
     try:
         for dist in plan.to_remove:

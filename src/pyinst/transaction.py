@@ -22,7 +22,7 @@ import shutil
 import stat
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 
 class UnsafeTarget(OSError):
@@ -63,8 +63,20 @@ class Transaction:
         with self._lock:
             c = Transaction(self._backup_parent, roots=self._roots, _parent=self,
                             _tag=f"{self._tag}{len(self._children)}.")
+            c._known_dirs = set(self._known_dirs)
             self._children.append(c)
             return c
+
+    def know_existing(self, paths: Iterable[str]) -> None:
+        """Take the directories of ``paths`` that are there already (a target's scheme)
+        as known, checked once here, so that no writer (nor any `child()` made after
+        this) asks the filesystem to make them again."""
+        for path in paths:
+            path = os.path.normpath(path)
+            if os.path.isdir(path):
+                self._check_existing(path)
+                with self._lock:
+                    self._known_dirs.add(path)
 
     def _log(self, **record: object) -> None:
         """Write one record to the on-disk journal (of the root transaction)."""
