@@ -400,8 +400,10 @@ def table(cases: Sequence[Case], python: Path, floor: float, startup: dict[str, 
     lines += env_table(envs) if envs else []
     if floor:
         lines += ["", f"Floor for a warm install (`cp -al` of the installed venv): {floor:.2f}s"]
-    lines += ["", "Start-up: " + ", ".join(f"`{k}` {v * 1000:.0f} ms"
-                                            for k, v in startup.items())]
+    def ms(seconds: float) -> str:  # a difference of two timings can come out below 0
+        return f"{seconds * 1000:.0f} ms" if seconds >= 0.0005 else "<1 ms"
+
+    lines += ["", "Start-up: " + ", ".join(f"`{k}` {ms(v)}" for k, v in startup.items())]
     return "\n".join(lines) + "\n"
 
 
