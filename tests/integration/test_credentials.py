@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import ssl
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -195,12 +196,26 @@ def test_keyring_provider_without_the_command_is_a_usage_error(
     assert "keyring command" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_the_system_trust_store_is_used_through_truststore(tmp_path: Path) -> None:
+def test_the_system_trust_store_is_used(tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """On Linux: OpenSSL's default roots, loaded once per client (what truststore points
+    OpenSSL at there); truststore where OpenSSL knows none (and on macOS/Windows)."""
     import truststore
 
     from pyinst.auth import ssl_context
 
-    assert isinstance(ssl_context(None), truststore.SSLContext)
+    system = ssl_context(None)
+    assert system.verify_mode == ssl.CERT_REQUIRED and system.check_hostname
+    if sys.platform.startswith("linux"):
+        assert not isinstance(system, truststore.SSLContext)
+        assert system.cert_store_stats()["x509_ca"] > 0 or ssl.get_default_verify_paths().capath
+        empty = tmp_path / "no-certs"
+        empty.mkdir()
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+        monkeypatch.setenv("SSL_CERT_DIR", str(empty))
+        assert isinstance(ssl_context(None), truststore.SSLContext)
+    else:  # pragma: no cover - the suite runs on Linux
+        assert isinstance(system, truststore.SSLContext)
     # an explicit bundle is a plain context verifying against that file only
     cafile = ssl.get_default_verify_paths().cafile or ssl.get_default_verify_paths().openssl_cafile
     if not cafile or not Path(cafile).exists():  # pragma: no cover
