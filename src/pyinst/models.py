@@ -43,7 +43,12 @@ class Link:
         name, sep, value = frag.partition("=")
         if sep and name in _HASH_NAMES and value:
             hashes.setdefault(name, value.lower())
-        path = urllib.parse.urlsplit(base).path
+        start = base.find("://")
+        if start > 0 and "?" not in base:  # an index's file link: no need for urlsplit
+            slash = base.find("/", start + 3)
+            path = base[slash:] if slash >= 0 else ""
+        else:
+            path = urllib.parse.urlsplit(base).path
         filename = urllib.parse.unquote(posixpath.basename(path))
         return cls(url=base, filename=filename, hashes=hashes, **kw)  # type: ignore[arg-type]
 

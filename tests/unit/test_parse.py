@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pyinst.errors import IndexPageError
-from pyinst.index.parse import parse_page
+from pyinst.index.parse import parse_html_page, parse_page
 
 PAGE = b"""<!DOCTYPE html><html><body>
 <a href="../../files/a-1.0-py3-none-any.whl#sha256=ABCD" data-requires-python="&gt;=3.8"
@@ -110,3 +110,24 @@ def test_file_urls_round_trip_any_path(parts: list[str]) -> None:
     if path == "/":
         return
     assert str(url_to_path(path_to_url(path))) == path
+
+
+def test_attribute_forms_and_file_names_are_read_as_html_parser_and_urlsplit_would() -> None:
+    """The fast paths (attribute tuples, no urlsplit for plain absolute links) agree with
+    the slow ones on bare, empty, quoted and escaped attributes, queries and escapes."""
+    page = b"""
+<a href='https://h.example/p/a-1.0-py3-none-any.whl' data-core-metadata>a</a>
+<a href="https://h.example/p/a-1.1-py3-none-any.whl" data-core-metadata="">b</a>
+<a href=https://h.example/p/a%2B1-1.2.tar.gz DATA-REQUIRES-PYTHON=&gt;=3.9>c</a>
+<a href="https://h.example/get?file=a-1.3.tar.gz">d</a>
+<a href="https://h.example">e</a>
+<a href="https://h.example/dl/a-1.4.zip#md5=AB">f</a>
+"""
+    links = parse_html_page(page, url="https://h.example/simple/a/")
+    by_name = {link.filename: link for link in links}
+    assert by_name["a-1.0-py3-none-any.whl"].metadata_hashes is None  # bare: not offered
+    assert by_name["a-1.1-py3-none-any.whl"].metadata_hashes == {}
+    assert by_name["a+1-1.2.tar.gz"].requires_python == ">=3.9"
+    assert "get" in by_name  # the path's last part, as urlsplit has it; the query is not
+    assert by_name["a-1.4.zip"].hashes == {"md5": "ab"}
+    assert len(links) == 5  # a link without a path names no file

@@ -47,18 +47,22 @@ def _metadata_attr(value: str | None) -> dict[str, str] | None:
 # PEP 503 pages are flat lists of anchors; a tokenising regex is ~10x faster than
 # html.parser on pages with thousands of files, and just as tolerant of tag soup.
 _TAG = re.compile(r"""<(a|base)\s((?:[^>"']|"[^"]*"|'[^']*')*)>""", re.IGNORECASE)
-_ATTR = re.compile(r"""([^\s=/>"']+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)))?""")
+_ATTR = re.compile(r"""([^\s=/>"']+)(\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)))?""")
 
 
 def _attributes(text: str) -> dict[str, str | None]:
+    """An anchor's attributes; a bare one (``data-yanked``) is None, as html.parser has it.
+    `findall` and plain tuples: this runs for every file of every page."""
     attrs: dict[str, str | None] = {}
-    for m in _ATTR.finditer(text):
-        name = m.group(1).lower()
+    for name, assigned, double, single, bare in _ATTR.findall(text):
+        name = name.lower()
         if name in attrs:
             continue
-        raw = m.group(2) if m.group(2) is not None else (
-            m.group(3) if m.group(3) is not None else m.group(4))
-        attrs[name] = html.unescape(raw) if raw is not None else None
+        if assigned:
+            raw = double or single or bare
+            attrs[name] = html.unescape(raw) if "&" in raw else raw
+        else:
+            attrs[name] = None
     return attrs
 
 
