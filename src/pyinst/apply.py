@@ -134,11 +134,15 @@ class _Writer:
         self._launcher = target.interpreter.launcher_kind
         self._tx = tx
         self._mode = mode
-        #: (scheme, path, hash, size) of everything written, for RECORD
-        self.records: list[tuple[str, str, str, int | None]] = []
+        #: (scheme, path, hash, size, ...) of everything written, for RECORD (an
+        #: `UnpackedFile` is one as it is)
+        self.records: list[tuple[str, str, str, int | None] | UnpackedFile] = []
 
     def _dest(self, scheme: str, path: str) -> str:
         root = self._scheme[scheme]
+        if _PLAIN_SEP and path and path[0] not in "./" and "//" not in path \
+                and "/." not in path and path[-1] != "/":
+            return root + "/" + path  # nothing for normpath to do (runs for every file)
         full = os.path.normpath(root + os.sep + path)
         if not full.startswith(root + os.sep):
             raise InvalidWheel(f"the wheel tries to write outside the target: {path}")
@@ -170,7 +174,7 @@ class _Writer:
         self._tx.prepare_write(dest, self._on_existing)
         if not self._link(src, dest):
             self._copy(src, dest, f.executable)
-        self.records.append((f.scheme, f.path, f.hash, f.size))
+        self.records.append(f)
 
     def place_many(self, src_root: str, files: Sequence[UnpackedFile]) -> None:
         """Link (or copy) many files: destinations checked first, then one journal entry
@@ -194,7 +198,7 @@ class _Writer:
                 src = base[f.scheme] + f.path
                 if not self._link(src, dest):
                     self._copy(src, dest, f.executable)
-        self.records.extend((f.scheme, f.path, f.hash, f.size) for f in files)
+        self.records.extend(files)
 
     def _link(self, src: str, dest: str) -> bool:
         try:
@@ -230,7 +234,7 @@ class _Writer:
     def record(self, root_scheme: str, record_path: str) -> None:
         root = self._scheme[root_scheme]
         rows = []
-        for scheme, path, h, size in self.records:
+        for scheme, path, h, size, *_ in self.records:
             if scheme == root_scheme or self._scheme[scheme] == root:
                 rel = path  # already relative to the root scheme's directory
             else:
@@ -238,13 +242,28 @@ class _Writer:
                 rel = rel.replace(os.sep, "/")
             rows.append((rel, h, "" if size is None else str(size)))
         rows.append((record_path, "", ""))
-        buf = io.StringIO()
-        csv.writer(buf, lineterminator="\n").writerows(rows)
         dest = self._dest(root_scheme, record_path)
         self._tx.prepare_write(dest, self._on_existing)
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "wb") as out:
-            out.write(buf.getvalue().encode())
+            out.write(record_text(rows).encode())
+
+
+#: paths in manifests use "/"; where that is the separator too, a plain path needs no
+#: normalising
+_PLAIN_SEP = os.sep == "/"
+
+
+def record_text(rows: Sequence[tuple[str, str, str]]) -> str:
+    """RECORD's CSV. Rows whose fields need no quoting (all of them, nearly always) are
+    joined directly; otherwise `csv` writes them. Both give the same text."""
+    text = "".join([f"{a},{b},{c}\n" for a, b, c in rows])
+    if text.count(",") == 2 * len(rows) and text.count("\n") == len(rows) \
+            and '"' not in text and "\r" not in text:
+        return text
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue()
 
 
 def python_files(w: PreparedWheel, target: Target) -> list[Path]:
