@@ -53,7 +53,7 @@ class _UnpackDestination(WheelDestination):
         self._data_dir = data_dir
         self._label = label
         self.seen: set[str] = set()
-        self._made_dirs: set[Path] = set()
+        self._made_dirs: set[str] = set()
         self.files: list[UnpackedFile] = []
         self.scripts: list[tuple[str, str, str, str]] = []
         self.root_scheme = ""
@@ -68,9 +68,10 @@ class _UnpackDestination(WheelDestination):
                    stream: BinaryIO, is_executable: bool) -> RecordEntry:
         raw = os.fspath(path)
         rel = raw.replace("\\", "/")
-        base = self._root / scheme
-        full = Path(os.path.normpath(base / rel))
-        if base not in full.parents or _DRIVE.match(rel) or rel.startswith("/") \
+        # strings, not pathlib: this runs for every file of every wheel unpacked
+        base = os.path.normpath(os.path.join(self._root, scheme))
+        full = os.path.normpath(os.path.join(base, rel))
+        if not full.startswith(base + os.sep) or _DRIVE.match(rel) or rel.startswith("/") \
                 or ".." in rel.split("/"):
             raise InvalidWheel(f"invalid wheel {self._label}: it writes outside its "
                                f"scheme: {raw}")
@@ -83,9 +84,10 @@ class _UnpackDestination(WheelDestination):
             if algo not in hashlib.algorithms_guaranteed or algo in ("md5", "sha1"):
                 raise InvalidWheel(f"invalid wheel {self._label}: RECORD uses the weak or "
                                    f"unknown hash '{algo}' for {rel}")
-        if full.parent not in self._made_dirs:  # one mkdir per directory, not per file
-            full.parent.mkdir(parents=True, exist_ok=True)
-            self._made_dirs.add(full.parent)
+        parent = os.path.dirname(full)
+        if parent not in self._made_dirs:  # one mkdir per directory, not per file
+            os.makedirs(parent, exist_ok=True)
+            self._made_dirs.add(parent)
         digest = hashlib.sha256()
         check = digest if algo == "sha256" else hashlib.new(algo)
         size = 0
