@@ -24,6 +24,10 @@ from .errors import TargetError
 
 SCHEME_KEYS = ("purelib", "platlib", "headers", "scripts", "data")
 _PROBE = Path(__file__).with_name("_target_probe.py")
+#: what `Interpreter.from_probe` and `Target` read from a probe's answer
+_PROBE_KEYS = frozenset({"executable", "version", "implementation", "prefix", "base_prefix",
+                         "markers", "platform", "maxsize_64", "libc", "gil_disabled",
+                         "py_debug", "paths", "user_paths"})
 _LEGACY_MANYLINUX = {(2, 17): "manylinux2014", (2, 12): "manylinux2010", (2, 5): "manylinux1"}
 
 
@@ -190,8 +194,9 @@ def remembered_probe(python: Path, *, prefix: str | None = None,
     ]).encode("utf-8")).hexdigest()
     entry = cache_dir / "interpreters-v1" / key[:2] / f"{key}.json"
     with contextlib.suppress(OSError, ValueError):
-        found: dict[str, Any] = json.loads(entry.read_bytes())
-        return found
+        found = json.loads(entry.read_bytes())
+        if isinstance(found, dict) and found.keys() >= _PROBE_KEYS:
+            return found  # else damaged (or not ours): probed again and replaced
     data = probe_interpreter(python, prefix=prefix)
     from .cache import Cache
 

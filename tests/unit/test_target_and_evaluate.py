@@ -127,6 +127,7 @@ def test_a_damaged_remembered_probe_is_replaced(tmp_path: Path) -> None:
     python = make_venv(tmp_path / "venv", "3.12")
     first = Target.from_python(python, cache_dir=cache)
     (entry,) = (cache / "interpreters-v1").glob("*/*.json")
-    entry.write_text("{not json")
-    assert Target.from_python(python, cache_dir=cache).markers == first.markers
-    assert entry.read_text().startswith("{\"")
+    for damage in ("{not json", "[]", '{"version": [3, 12, 0]}'):
+        entry.write_text(damage)
+        assert Target.from_python(python, cache_dir=cache).markers == first.markers
+        assert entry.read_text().startswith("{\"executable\"")
