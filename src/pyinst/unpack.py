@@ -54,6 +54,7 @@ class _UnpackDestination(WheelDestination):
         self._label = label
         self.seen: set[str] = set()
         self._made_dirs: set[str] = set()
+        self._bases: dict[str, str] = {}
         self.files: list[UnpackedFile] = []
         self.scripts: list[tuple[str, str, str, str]] = []
         self.root_scheme = ""
@@ -69,7 +70,9 @@ class _UnpackDestination(WheelDestination):
         raw = os.fspath(path)
         rel = raw.replace("\\", "/")
         # strings, not pathlib: this runs for every file of every wheel unpacked
-        base = os.path.normpath(os.path.join(self._root, scheme))
+        base = self._bases.get(scheme)
+        if base is None:
+            base = self._bases[scheme] = os.path.normpath(os.path.join(self._root, scheme))
         full = os.path.normpath(os.path.join(base, rel))
         if not full.startswith(base + os.sep) or _DRIVE.match(rel) or rel.startswith("/") \
                 or ".." in rel.split("/"):
