@@ -39,3 +39,22 @@ def test_destinations_are_normalised_paths_inside_the_root(path: str) -> None:
         assert not full.startswith(root + os.sep)
     else:
         assert got == full and got.startswith(root + os.sep)
+
+
+def test_manifest_top_level_names_are_kept_and_worked_out_for_older_manifests(
+        tmp_path: object) -> None:
+    from pathlib import Path
+
+    from pyinst.unpacked import UnpackedFile, UnpackedWheel
+
+    files = (UnpackedFile("purelib", "ns/a/__init__.py", "sha256=x", 1, False),
+             UnpackedFile("purelib", "mod.py", "sha256=y", 1, False),
+             UnpackedFile("scripts", "tool", "sha256=z", 1, True))
+    made = UnpackedWheel(root=Path("/c"), dist_info="a-1.dist-info", root_scheme="purelib",
+                         files=files, scripts=())
+    data = made.to_json()
+    expected = {("purelib", "ns"), ("purelib", "mod.py"), ("scripts", "tool")}
+    assert {tuple(t) for t in data["tops"]} == expected  # type: ignore[union-attr]
+    assert UnpackedWheel.from_json(Path("/c"), data).tops == expected
+    del data["tops"]  # a manifest written before they were kept
+    assert UnpackedWheel.from_json(Path("/c"), data).tops == expected
