@@ -86,12 +86,19 @@ def test_an_externally_managed_python_is_refused_unless_asked() -> None:
     assert un.returncode == 1 and "externally managed" in un.stderr
 
 
-def test_cache_dir_info_and_clean(index: IndexServer, tmp_path: Path,
-                                  venv_factory: Callable[[str], Path]) -> None:
+def _filled_cache(index: IndexServer, tmp_path: Path,
+                  venv_factory: Callable[[str], Path]) -> Path:
+    """A cache that one real install of 'app' has filled."""
     cache = tmp_path / "cache"
     python = venv_factory("3.12")
     assert run_cli("install", "-p", str(python), "-i", index.url, "--cache-dir", str(cache),
                    "app").returncode == 0
+    return cache
+
+
+def test_cache_dir_info_and_clean(index: IndexServer, tmp_path: Path,
+                                  venv_factory: Callable[[str], Path]) -> None:
+    cache = _filled_cache(index, tmp_path, venv_factory)
     assert run_cli("cache", "dir", "--cache-dir", str(cache)).stdout.strip() == str(cache)
     assert run_cli("cache", "dir", env={"PYINST_CACHE_DIR": str(cache)}).stdout.strip() \
         == str(cache)
@@ -227,10 +234,7 @@ def test_cache_prune_removes_only_stale_leftovers(index: IndexServer, tmp_path: 
                                                   venv_factory: Callable[[str], Path]) -> None:
     import os
 
-    cache = tmp_path / "cache"
-    python = venv_factory("3.12")
-    assert run_cli("install", "-p", str(python), "-i", index.url, "--cache-dir", str(cache),
-                   "app").returncode == 0
+    cache = _filled_cache(index, tmp_path, venv_factory)
     old = 1_000_000_000  # 2001
     leftovers = [cache / "tmp" / "build-killed", cache / "unpacked" / "ab" / "ab-half-made",
                  cache / "wheels" / ".tmp-partial"]
