@@ -9,10 +9,8 @@ No file is created through the process umask dance: modes are given to ``os.open
 
 from __future__ import annotations
 
-import csv
 import enum
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -31,7 +29,7 @@ from .models import InstallPlan, Pin
 from .redact import without_credentials
 from .target import Target
 from .transaction import Transaction, UnsafeTarget, new_journal_path
-from .unpacked import UnpackedFile, UnpackedWheel, record_hash
+from .unpacked import SchemeFiles, UnpackedFile, UnpackedWheel, record_hash, record_text
 from .vcs import is_vcs_url, parse_vcs_url
 
 INSTALLER_NAME = b"pyinst\n"
@@ -134,9 +132,11 @@ class _Writer:
         self._launcher = target.interpreter.launcher_kind
         self._tx = tx
         self._mode = mode
-        #: (scheme, path, hash, size, ...) of everything written, for RECORD (an
-        #: `UnpackedFile` is one as it is)
+        #: (scheme, path, hash, size, ...) of what is written here rather than linked
+        #: from the cache (scripts, INSTALLER...), for RECORD; an `UnpackedFile` is one
         self.records: list[tuple[str, str, str, int | None] | UnpackedFile] = []
+        #: the groups of files linked from the cache, whose RECORD rows come ready-made
+        self.record_blocks: list[SchemeFiles] = []
 
     def _dest(self, scheme: str, path: str) -> str:
         root = self._scheme[scheme]
@@ -176,29 +176,36 @@ class _Writer:
             self._copy(src, dest, f.executable)
         self.records.append(f)
 
-    def place_many(self, src_root: str, files: Sequence[UnpackedFile]) -> None:
-        """Link (or copy) many files: destinations checked first, then one journal entry
-        for all of them, then a tight loop of links. This runs once per installed file,
-        so it does as little Python as it can between system calls."""
-        dest_of = self._dest
-        dests = [dest_of(f.scheme, f.path) for f in files]
+    def place_group(self, src_root: str, group: SchemeFiles) -> None:
+        """Link (or copy) one scheme's files: destinations checked first, then one journal
+        entry for all of them, then a tight loop of links; their RECORD rows come
+        ready-made. This runs once per installed file, so it does as little Python as it
+        can between system calls."""
+        scheme, paths = group.scheme, group.paths
+        root = self._scheme[scheme]
+        if _plain_paths(paths):  # checked at once: nothing for normpath to do
+            prefix = root + "/"
+            dests = [prefix + p for p in paths]
+        else:
+            dests = [self._dest(scheme, p) for p in paths]
         self._tx.prepare_writes(dests, self._on_existing)
-        sep = os.sep
-        base = {scheme: src_root + sep + scheme + sep for scheme in self._scheme}
+        base = src_root + os.sep + scheme + os.sep
+        srcs = [base + p for p in paths]
         if self._mode is LinkMode.HARDLINK:
             link = os.link
-            for f, dest in zip(files, dests):
-                src = base[f.scheme] + f.path
+            executable: set[str] | None = None
+            for src, dest in zip(srcs, dests):
                 try:
                     link(src, dest)
                 except OSError:  # another filesystem, a link limit: copy instead
-                    self._copy(src, dest, f.executable)
+                    if executable is None:
+                        executable = {srcs[i] for i in group.executable}
+                    self._copy(src, dest, src in executable)
         else:
-            for f, dest in zip(files, dests):
-                src = base[f.scheme] + f.path
+            for i, (src, dest) in enumerate(zip(srcs, dests)):
                 if not self._link(src, dest):
-                    self._copy(src, dest, f.executable)
-        self.records.extend(files)
+                    self._copy(src, dest, i in group.executable)
+        self.record_blocks.append(group)
 
     def _link(self, src: str, dest: str) -> bool:
         try:
@@ -233,20 +240,30 @@ class _Writer:
 
     def record(self, root_scheme: str, record_path: str) -> None:
         root = self._scheme[root_scheme]
-        rows = []
-        for scheme, path, h, size, *_ in self.records:
+
+        def prefix(scheme: str) -> str:
+            """What makes a path in ``scheme`` relative to the root scheme's directory."""
             if scheme == root_scheme or self._scheme[scheme] == root:
-                rel = path  # already relative to the root scheme's directory
+                return ""
+            return os.path.relpath(self._scheme[scheme], root).replace(os.sep, "/") + "/"
+
+        parts = []
+        for group in self.record_blocks:
+            head = prefix(group.scheme)
+            if not head:
+                parts.append(group.record)  # relative to the root already: as they are
             else:
-                rel = os.path.relpath(os.path.join(self._scheme[scheme], path), root)
-                rel = rel.replace(os.sep, "/")
-            rows.append((rel, h, "" if size is None else str(size)))
+                parts.append(record_text([(head + f.path, f.hash, str(f.size))
+                                          for f in group.rows()]))
+        rows = [(prefix(scheme) + path, h, "" if size is None else str(size))
+                for scheme, path, h, size, *_ in self.records]
         rows.append((record_path, "", ""))
+        parts.append(record_text(rows))
         dest = self._dest(root_scheme, record_path)
         self._tx.prepare_write(dest, self._on_existing)
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "wb") as out:
-            out.write(record_text(rows).encode())
+            out.write("".join(parts).encode())
 
 
 #: paths in manifests use "/"; where that is the separator too, a plain path needs no
@@ -254,22 +271,24 @@ class _Writer:
 _PLAIN_SEP = os.sep == "/"
 
 
-def record_text(rows: Sequence[tuple[str, str, str]]) -> str:
-    """RECORD's CSV. Rows whose fields need no quoting (all of them, nearly always) are
-    joined directly; otherwise `csv` writes them. Both give the same text."""
-    text = "".join([f"{a},{b},{c}\n" for a, b, c in rows])
-    if text.count(",") == 2 * len(rows) and text.count("\n") == len(rows) \
-            and '"' not in text and "\r" not in text:
-        return text
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows(rows)
-    return buf.getvalue()
+def _plain_paths(paths: Sequence[str]) -> bool:
+    """Whether every path is plain: not empty, not starting with "." or "/", no "//" or
+    "/." and no trailing "/" (so ``root + "/" + path`` is already normalised and inside
+    root). Looked for in all the paths joined by newlines at once: a newline inside a
+    path can only make a plain path look unusual (then `_dest` checks it), never hide
+    one that is not."""
+    if not _PLAIN_SEP or not paths:
+        return not paths
+    text = "\n".join(paths)
+    return not (not text or text[0] in "./\n" or text[-1] in "/\n" or "//" in text
+                or "/." in text
+                or "\n." in text or "\n/" in text or "/\n" in text or "\n\n" in text)
 
 
 def python_files(w: PreparedWheel, target: Target) -> list[Path]:
     """The installed paths of a wheel's importable .py files (for bytecode)."""
-    return [Path(target.scheme[f.scheme]) / f.path for f in w.unpacked.files
-            if f.path.endswith(".py") and f.scheme in ("purelib", "platlib")]
+    return [Path(target.scheme[g.scheme]) / p for g in w.unpacked.groups
+            if g.scheme in ("purelib", "platlib") for p in g.paths if p.endswith(".py")]
 
 
 def install_unpacked(w: PreparedWheel, target: Target, tx: Transaction, mode: LinkMode,
@@ -284,11 +303,12 @@ def install_unpacked(w: PreparedWheel, target: Target, tx: Transaction, mode: Li
     for name, module, attr, section in u.scripts:
         writer.script(name, module, attr, section)
     src_root = os.fspath(u.root)
-    batch = [f for f in u.files if f.scheme != "scripts"]
-    writer.place_many(src_root, batch)
-    for f in u.files:
-        if f.scheme == "scripts":  # shebangs may need rewriting: one at a time
-            writer.place(src_root, f)
+    for group in u.groups:
+        if group.scheme != "scripts":
+            writer.place_group(src_root, group)
+        else:  # shebangs may need rewriting: one at a time
+            for f in group.rows():
+                writer.place(src_root, f)
     for filename, data in _additional_metadata(w.pin).items():
         writer.write_bytes(u.root_scheme, f"{u.dist_info}/{filename}", data, False)
     writer.record(u.root_scheme, f"{u.dist_info}/RECORD")
@@ -312,8 +332,8 @@ def _overlapping(wheels: Sequence[PreparedWheel], target: Target) -> bool:
             continue
         seen: set[str] = set()
         for u in group:
-            paths = {f.path for f in u.files
-                     if roots[f.scheme] == root and f.path.partition("/")[0] == top}
+            paths = {p for g in u.groups if roots[g.scheme] == root
+                     for p in g.paths if p.partition("/")[0] == top}
             if root == roots["scripts"]:
                 paths.update(s[0] for s in u.scripts if s[0] == top)
             if not seen.isdisjoint(paths):

@@ -10,7 +10,9 @@ objects cost more than the system calls they wrap.
 With a ``journal`` path, every change is also written down (one line per batch, before
 the change is made), so that a process killed in the middle leaves enough behind for
 `recover()` to undo it on the next run: new files deleted, moved files put back, new
-directories removed, the backup dropped.
+directories removed, the backup dropped. Files put into a directory the install made
+are not written down one by one: that directory is (before anything goes into it), and
+undoing removes it with everything in it.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ class Transaction:
         self._known_dirs: set[str] = set()
         self._new_dirs: set[str] = set()
         self._written: set[str] = set()
+        #: directories made here that the on-disk journal already names as made
+        self._made_logged: set[str] = set()
         self._done = False
 
     def child(self) -> Transaction:
@@ -160,9 +164,12 @@ class Transaction:
             else:
                 if stat.S_ISDIR(st.st_mode):
                     raise IsADirectoryError(f"{path} is a directory")
-                if on_existing is not None and path not in self._written:
-                    on_existing(path)
-                self.remove_file(path)
+                if path in self._written:  # this transaction's own file, written again
+                    os.unlink(path)
+                else:
+                    if on_existing is not None:
+                        on_existing(path)
+                    self.remove_file(path)
         # journaled only now: a path that failed to move aside must not be deleted
         # by a rollback
         self._log(created=[path])
@@ -186,6 +193,13 @@ class Transaction:
         with self._lock:
             new, written = self._new_dirs, self._written
             check = [p for p, d in zip(paths, parent_of) if p in written or d not in new]
+            # A file in a directory made here needs no line of its own: undoing removes
+            # the whole directory. Those directories are written down (once) before any
+            # file goes into them; files elsewhere are written down one by one.
+            owned = {d for d in dirs if d in new and self._below_root(d)}
+            made = sorted(owned - self._made_logged)
+            self._made_logged.update(made)
+            loose = [p for p, d in zip(paths, parent_of) if d not in owned]
         for path in check:
             try:
                 st = os.lstat(path)
@@ -193,12 +207,18 @@ class Transaction:
                 continue
             if stat.S_ISDIR(st.st_mode):
                 raise IsADirectoryError(f"{path} is a directory")
-            if on_existing is not None and path not in written:
+            if path in written:  # this transaction's own file, written again
+                os.unlink(path)
+                continue
+            if on_existing is not None:
                 on_existing(path)  # may refuse to replace a file someone else owns
             self.remove_file(path)
-        self._log(created=paths)
+        if made:
+            self._log(made=made)
+        if loose:
+            self._log(created=loose)
         with self._lock:
-            self.created_files.extend(paths)
+            self.created_files.extend(loose)
             self._written.update(paths)
 
     def ensure_dir(self, path: str) -> None:
@@ -334,6 +354,10 @@ def _undo(journal: str) -> None:
             os.makedirs(rec["rmdir"], exist_ok=True)
         elif "dirs" in rec:
             made_dirs.extend(rec["dirs"])
+        elif "made" in rec:  # made by the install, with everything put in them since
+            for d in rec["made"]:
+                if d not in roots and any(d.startswith(r + os.sep) for r in roots):
+                    shutil.rmtree(d, ignore_errors=True)
     # directories the install made and left empty, deepest first, up to a root
     for d in sorted(set(made_dirs), key=len, reverse=True):
         while d and d not in roots and any(d.startswith(r + os.sep) for r in roots):

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import base64
 import csv
+import dataclasses
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -32,13 +32,13 @@ from .errors import InvalidWheel
 from .metadata import names_itself
 from .models import Pin
 from .unpacked import (
-    MANIFEST,
     UnpackedFile,
     UnpackedWheel,
     _entry,
     _index_sha256,
     read_manifest,
     record_hash,
+    write_manifest,
 )
 
 
@@ -242,14 +242,14 @@ def unpack(pin: Pin, wheel: Path, cache_root: Path) -> UnpackedWheel:
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=entry.parent))
         try:
             unpacked = _unpack_into(pin, wheel, tmp)
-            (tmp / MANIFEST).write_text(json.dumps(unpacked.to_json()), "utf-8")
+            write_manifest(unpacked, tmp)
             if entry.exists():  # a half-published or damaged entry: replace it
                 shutil.rmtree(entry)
             os.rename(tmp, entry)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-    return UnpackedWheel.from_json(entry, unpacked.to_json())
+    return dataclasses.replace(unpacked, root=entry)
 
 
 def _unpack_into(pin: Pin, wheel: Path, root: Path) -> UnpackedWheel:
@@ -272,5 +272,5 @@ def _unpack_into(pin: Pin, wheel: Path, root: Path) -> UnpackedWheel:
         detail = str(exc).strip() or type(exc).__name__
         raise InvalidWheel(f"invalid wheel {label}: {detail}", package=pin.name,
                            path=str(wheel)) from exc
-    return UnpackedWheel(root=root, dist_info=dist_info, root_scheme=dest.root_scheme,
-                         files=tuple(dest.files), scripts=tuple(dest.scripts))
+    return UnpackedWheel.from_files(root, dist_info, dest.root_scheme, dest.files,
+                                    tuple(dest.scripts))

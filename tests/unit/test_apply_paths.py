@@ -9,8 +9,9 @@ import os
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pyinst.apply import _Writer, record_text
+from pyinst.apply import _plain_paths, _Writer
 from pyinst.errors import InvalidWheel
+from pyinst.unpacked import record_text
 
 _field = st.text(alphabet=st.sampled_from(list('ab/.,"\r\n é=-_')), max_size=12)
 
@@ -50,11 +51,46 @@ def test_manifest_top_level_names_are_kept_and_worked_out_for_older_manifests(
     files = (UnpackedFile("purelib", "ns/a/__init__.py", "sha256=x", 1, False),
              UnpackedFile("purelib", "mod.py", "sha256=y", 1, False),
              UnpackedFile("scripts", "tool", "sha256=z", 1, True))
-    made = UnpackedWheel(root=Path("/c"), dist_info="a-1.dist-info", root_scheme="purelib",
-                         files=files, scripts=())
+    made = UnpackedWheel.from_files(Path("/c"), "a-1.dist-info", "purelib", files, ())
     data = made.to_json()
     expected = {("purelib", "ns"), ("purelib", "mod.py"), ("scripts", "tool")}
     assert {tuple(t) for t in data["tops"]} == expected  # type: ignore[union-attr]
-    assert UnpackedWheel.from_json(Path("/c"), data).tops == expected
-    del data["tops"]  # a manifest written before they were kept
-    assert UnpackedWheel.from_json(Path("/c"), data).tops == expected
+    back = UnpackedWheel.from_json(Path("/c"), data)
+    assert back.tops == expected and back.files == list(files)
+    # a manifest of the first format (a row per file, no top-level names) still reads
+    old = {"format": 1, "dist_info": "a-1.dist-info", "root_scheme": "purelib",
+           "files": [list(f) for f in files], "scripts": []}
+    assert UnpackedWheel.from_json(Path("/c"), old).tops == expected
+    assert UnpackedWheel.from_json(Path("/c"), old).files == list(files)
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from(list("ab./\n")), max_size=8), max_size=4))
+def test_paths_taken_as_plain_need_no_normalising(paths: list[str]) -> None:
+    root = "/t/site"
+    if _plain_paths(paths):
+        for path in paths:  # what the fast path writes is what `_dest` would
+            assert root + "/" + path == _Writer._dest(_Scheme(root), "purelib", path)  # type: ignore[arg-type]
+            assert os.path.normpath(root + "/" + path) == root + "/" + path
+
+
+#: (no lone carriage return: csv leaves it unquoted, in RECORD as in any CSV)
+_name = st.text(alphabet=st.sampled_from(list('ab/.,"\n é')), min_size=1, max_size=10)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["purelib", "data", "scripts"]), _name,
+                          st.integers(0, 99), st.booleans()), max_size=6,
+                unique_by=lambda f: (f[0], f[1])))
+def test_manifest_columns_give_back_every_file(rows: list[tuple[str, str, int, bool]]) -> None:
+    import json
+    from pathlib import Path
+
+    from pyinst.unpacked import UnpackedFile, UnpackedWheel
+
+    files = [UnpackedFile(scheme, path, f"sha256={size}", size, ex)
+             for scheme, path, size, ex in rows]
+    made = UnpackedWheel.from_files(Path("/c"), "a-1.dist-info", "purelib", files, ())
+    back = UnpackedWheel.from_json(Path("/c"), json.loads(json.dumps(made.to_json())))
+    assert sorted(back.files) == sorted(files)
+    for group in back.groups:  # each scheme's RECORD rows, ready to be written
+        assert list(csv.reader(io.StringIO(group.record, newline=""))) == [
+            [f.path, f.hash, str(f.size)] for f in files if f.scheme == group.scheme]

@@ -1,0 +1,64 @@
+"""The journal undoes what a killed install left, whether files went into directories
+it made (written down as directories) or into ones that were there (file by file)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pyinst.transaction import Transaction, new_journal_path, recover
+
+
+def _tree(root: Path) -> dict[str, bytes | None]:
+    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None)
+            for p in sorted(root.rglob("*"))}
+
+
+def _write(path: str, data: bytes) -> None:
+    with open(path, "xb") as fh:
+        fh.write(data)
+
+
+def _site(tmp_path: Path) -> Path:
+    site = tmp_path / "site"
+    (site / "old").mkdir(parents=True)
+    (site / "old" / "keep.py").write_bytes(b"kept\n")
+    (site / "top.py").write_bytes(b"top\n")
+    return site
+
+
+def test_recovery_after_a_kill_removes_new_directories_whole_and_puts_files_back(
+        tmp_path: Path) -> None:
+    site = _site(tmp_path)
+    before = _tree(site)
+    root = str(site)
+    tx = Transaction(root, roots=(root,), journal=new_journal_path(root))
+    for t in (tx, tx.child()):  # the parent's journal hears its children too
+        t.know_existing([root])
+    child = tx.child()
+    new_files = [f"{root}/pkg/__init__.py", f"{root}/pkg/sub/deep/mod.py", f"{root}/new.py",
+                 f"{root}/old/added.py"]
+    child.prepare_writes(new_files)
+    for path in new_files:
+        _write(path, b"new\n")
+    child.prepare_write(f"{root}/top.py")  # replaces a file that was there
+    _write(f"{root}/top.py", b"replaced\n")
+    # (no commit, no rollback: the process is gone)
+    assert recover(root)
+    assert _tree(site) == before
+
+
+def test_rollback_of_a_file_written_twice_leaves_neither(tmp_path: Path) -> None:
+    site = _site(tmp_path)
+    before = _tree(site)
+    root = str(site)
+    tx = Transaction(root, roots=(root,), journal=new_journal_path(root))
+    tx.know_existing([root])
+    for data in (b"first\n", b"second\n"):  # two wheels with the same path, in order
+        tx.prepare_writes([f"{root}/ns/__init__.py", f"{root}/shared.py"])
+        _write(f"{root}/ns/__init__.py", data)
+        _write(f"{root}/shared.py", data)
+    assert (site / "shared.py").read_bytes() == b"second\n"
+    tx.rollback()
+    assert _tree(site) == before
+    assert not [n for n in os.listdir(root) if n.startswith(".pyinst-")]
