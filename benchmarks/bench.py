@@ -367,9 +367,31 @@ def machine() -> str:
     return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}"
 
 
+def filesystem(path: Path) -> str:
+    """The type (and, for ext4, whether it keeps a journal) of the filesystem ``path`` is on:
+    on ext4 without a journal, allocating an inode skips every inode freed in the last
+    minutes one by one, so the runs' own clean-up makes the next runs' mkdirs costly."""
+    try:
+        mounts = [line.split() for line in Path("/proc/mounts").read_text().splitlines()]
+    except OSError:
+        return "?"
+    real = str(path.resolve())
+    best = max((m for m in mounts if len(m) > 2 and (real == m[1] or real.startswith(
+        m[1].rstrip("/") + "/"))), key=lambda m: len(m[1]), default=None)
+    if best is None:
+        return "?"
+    kind = best[2]
+    if kind == "ext4":
+        dev = Path(best[0]).name
+        journal = any(Path("/proc/fs/jbd2").glob(f"{dev}-*"))
+        kind += " (journal)" if journal else " (no journal)"
+    return f"{kind} at {best[1]}"
+
+
 def table(cases: Sequence[Case], python: Path, floor: float, startup: dict[str, float],
           runs: int, reqs: Sequence[str],
-          envs: dict[str, dict[str, list[tuple[float, int]]]] | None = None) -> str:
+          envs: dict[str, dict[str, list[tuple[float, int]]]] | None = None,
+          scratch: Path | None = None) -> str:
     med = {(c.name, t): statistics.median(s for s, _ in c.samples[t])
            for c in cases for t in TOOLS if c.samples.get(t)}
     rss = {(c.name, t): statistics.median(r for _, r in c.samples[t]) / 1024
@@ -381,6 +403,7 @@ def table(cases: Sequence[Case], python: Path, floor: float, startup: dict[str, 
         f"- target: {python} ({subprocess.run([str(python), '-V'], capture_output=True, text=True).stdout.strip()})",
         "- tools: " + ", ".join(f"{k} = {v}" for k, v in tool_versions().items()),
         f"- workload ({len(reqs)} requirements): {' '.join(reqs)}",
+        f"- venvs and caches on: {filesystem(scratch) if scratch else '?'}",
         f"- {runs} runs per case, tools alternating; medians; wall seconds; peak RSS in MB",
         "- each run installs into a fresh venv; warm runs reuse each tool's own cache (for "
         "pyinst that includes its remembered resolutions); pyinst's and pip's own "
@@ -419,6 +442,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                          "environment or public-index cases)")
     ap.add_argument("--no-public", action="store_true",
                     help="skip the resolution case against the public index")
+    ap.add_argument("--scratch", metavar="DIR", type=Path,
+                    help="where the venvs and caches go (default: the system's temporary "
+                         "directory); e.g. /dev/shm, to leave the disk out of it")
     args = ap.parse_args(argv)
     compile_own_environment()
     python = find_python(args.python)
@@ -427,7 +453,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     build_mirror(python, reqs, mirror)
     add_seed_to_mirror(python, mirror)
     server, index = serve(mirror)
-    scratch = Path(tempfile.mkdtemp(prefix="pyinst-bench-"))
+    scratch = Path(tempfile.mkdtemp(prefix="pyinst-bench-", dir=args.scratch))
     cases = [
         Case("install, cold cache", cold=True),
         Case("install, warm cache", cold=False),
@@ -463,12 +489,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         server.terminate()
         server.wait()
-    report = table(cases, python, floor, startup_times(), args.runs, reqs, envs)
+    report = table(cases, python, floor, startup_times(), args.runs, reqs, envs,
+                   scratch=scratch)
     print()
     print(report)
     RESULTS.mkdir(exist_ok=True)
     name = ("latest-some.md" if args.only else "latest-envs.md" if args.only_envs else
             "latest-quick.md" if args.quick else "latest.md")
+    if args.scratch:  # elsewhere than the default: kept apart, named by the filesystem
+        name = name.replace(".md", f"-{filesystem(scratch).split()[0]}.md")
     (RESULTS / name).write_text(report)
     shutil.rmtree(scratch, ignore_errors=True)
     return 0

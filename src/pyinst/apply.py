@@ -20,8 +20,6 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.direct_url import ArchiveInfo, DirectUrl, DirInfo, VcsInfo
-
 from .errors import InstallConflict, InstallError, InvalidWheel, PyinstError
 from .events import EventSink, InstallProgress, ignore
 from .installed import remove_distribution
@@ -30,7 +28,6 @@ from .redact import without_credentials
 from .target import Target
 from .transaction import Transaction, UnsafeTarget, new_journal_path
 from .unpacked import SchemeFiles, UnpackedFile, UnpackedWheel, record_hash, record_text
-from .vcs import is_vcs_url, parse_vcs_url
 
 INSTALLER_NAME = b"pyinst\n"
 
@@ -92,6 +89,11 @@ def _direct_url_json(pin: Pin) -> bytes | None:
     """PEP 610's record of where a directly requested distribution came from."""
     if not pin.direct or pin.link is None:
         return None
+    # imported by apply_plan, before any write, when some pin is direct
+    from packaging.direct_url import ArchiveInfo, DirectUrl, DirInfo, VcsInfo
+
+    from .vcs import is_vcs_url, parse_vcs_url
+
     link = pin.link
     if is_vcs_url(link.url):
         vcs = parse_vcs_url(link.url)
@@ -400,6 +402,10 @@ def apply_plan(plan: InstallPlan, wheels: Sequence[PreparedWheel], target: Targe
     if target.interpreter.launcher_kind != "posix" and any(w.unpacked.scripts
                                                            for w in wheels):
         import installer.scripts  # noqa: F401
+    if any(w.pin.direct for w in wheels):  # for direct_url.json
+        import packaging.direct_url  # noqa: F401
+
+        from . import vcs  # noqa: F401
     site = os.path.normpath(target.scheme["purelib"])
     tx = Transaction(site, roots=tuple(dict.fromkeys(target.scheme.values())),
                      journal=new_journal_path(site))
