@@ -496,8 +496,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     RESULTS.mkdir(exist_ok=True)
     name = ("latest-some.md" if args.only else "latest-envs.md" if args.only_envs else
             "latest-quick.md" if args.quick else "latest.md")
-    if args.scratch:  # elsewhere than the default: kept apart, named by the filesystem
-        name = name.replace(".md", f"-{filesystem(scratch).split()[0]}.md")
     (RESULTS / name).write_text(report)
     shutil.rmtree(scratch, ignore_errors=True)
     return 0
