@@ -142,9 +142,8 @@ class _Writer:
 
     def _dest(self, scheme: str, path: str) -> str:
         root = self._scheme[scheme]
-        if _PLAIN_SEP and path and path[0] not in "./" and "//" not in path \
-                and "/." not in path and path[-1] != "/":
-            return root + "/" + path  # nothing for normpath to do (runs for every file)
+        if _plain_paths((path,)):
+            return root + "/" + path  # nothing for normpath to do
         full = os.path.normpath(root + os.sep + path)
         if not full.startswith(root + os.sep):
             raise InvalidWheel(f"the wheel tries to write outside the target: {path}")

@@ -180,7 +180,8 @@ def read_manifest(entry: Path) -> UnpackedWheel | None:
     except (OSError, ValueError, TypeError, KeyError):
         return None
     if data.get("format") != _FORMAT:  # written by an older pyinst: kept in today's form
-        write_manifest(unpacked, entry)
+        with contextlib.suppress(OSError):  # a read-only cache still installs as it is
+            write_manifest(unpacked, entry)
     return unpacked
 
 
@@ -193,8 +194,9 @@ def write_manifest(unpacked: UnpackedWheel, entry: Path) -> None:
     try:
         tmp.write_text(json.dumps(unpacked.to_json()), "utf-8")
         os.replace(tmp, entry / MANIFEST)
-    except OSError:  # a read-only cache still installs; the entry stays as it was
+    except OSError:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        raise
 
 

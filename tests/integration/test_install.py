@@ -338,8 +338,11 @@ def test_a_warm_install_never_reads_the_wheel_again(
 
 @pytest.mark.parametrize("damage", ['{"format": 1}', "not json", '{"format": 1, '
                                     '"dist_info": "x", "root_scheme": "purelib", '
-                                    '"files": [["purelib", "a.py"]], "scripts": []}'],
-                         ids=["missing-keys", "not-json", "short-rows"])
+                                    '"files": [["purelib", "a.py"]], "scripts": []}',
+                                    '{"format": 2, "dist_info": "x", "root_scheme": "purelib", '
+                                    '"schemes": {"purelib": {"paths": ["a.py"], "record": "", '
+                                    '"executable": []}}, "scripts": [], "tops": []}'],
+                         ids=["missing-keys", "not-json", "short-rows", "rows-not-paths"])
 def test_a_damaged_manifest_in_the_cache_is_made_again(
     index: IndexServer, venv_factory: Callable[[str], Path], tmp_path: Path, damage: str
 ) -> None:
@@ -356,6 +359,35 @@ def test_a_damaged_manifest_in_the_cache_is_made_again(
     assert sorted(result.installed) == [("app", "1.0"), ("lib", "1.1")]
     assert run_in(python, "import app, lib; print(lib.VERSION)") == "1.1"
     assert all(m.read_text() != damage for m in manifests)
+
+
+def test_manifests_of_the_first_format_still_install_and_are_rewritten(
+    index: IndexServer, venv_factory: Callable[[str], Path], tmp_path: Path
+) -> None:
+    from pyinst.unpacked import UnpackedWheel
+
+    cfg = config_for(index, cache_dir=tmp_path / "cache")
+    with Installer(cfg) as inst:
+        inst.install(["app"], Target.from_python(venv_factory("3.13")))
+    manifests = list((tmp_path / "cache" / "unpacked").rglob("pyinst-manifest.json"))
+    today = {m: m.read_text() for m in manifests}
+    for m in manifests:  # as pyinst wrote them before manifests were kept by column
+        u = UnpackedWheel.from_json(m.parent, json.loads(today[m]))
+        m.write_text(json.dumps({"format": 1, "dist_info": u.dist_info,
+                                 "root_scheme": u.root_scheme,
+                                 "files": [list(f) for f in u.files],
+                                 "scripts": [list(x) for x in u.scripts]}))
+    for wheel in (tmp_path / "cache" / "wheels").rglob("*.whl"):
+        wheel.unlink()  # so the old entries themselves are what gets installed
+    python = venv_factory("3.9")
+    with Installer(cfg) as inst:
+        result = inst.install(["app"], Target.from_python(python))
+    assert sorted(result.installed) == [("app", "1.0"), ("lib", "1.1")]
+    assert run_in(python, "import app, lib; print(lib.VERSION)") == "1.1"
+    assert pip(python, "check").returncode == 0
+    assert {m: m.read_text() for m in manifests} == today  # in today's form again
+    assert pip(python, "uninstall", "-y", "app", "lib").returncode == 0
+    assert [p for p in site_packages(python).iterdir() if p.name != "__pycache__"] == []
 
 
 @pytest.mark.parametrize("ranges", [True, False], ids=["ranges", "no-ranges"])
