@@ -171,6 +171,12 @@ def cached_unpacked(pin: Pin, cache_root: Path) -> UnpackedWheel | None:
     return read_manifest(_entry(cache_root, key))
 
 
+def has_unpacked(pin: Pin, cache_root: Path) -> bool:
+    """Whether ``pin``'s wheel looks unpacked in the cache already (one ``stat``)."""
+    key = _index_sha256(pin)
+    return key is not None and (_entry(cache_root, key) / MANIFEST).is_file()
+
+
 def read_manifest(entry: Path) -> UnpackedWheel | None:
     """The entry's manifest, or ``None`` when there is none or it is damaged (then the
     entry is made again, as if it were missing)."""
