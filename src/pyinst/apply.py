@@ -139,6 +139,8 @@ class _Writer:
         self.records: list[tuple[str, str, str, int | None] | UnpackedFile] = []
         #: the groups of files linked from the cache, whose RECORD rows come ready-made
         self.record_blocks: list[SchemeFiles] = []
+        #: where RECORD goes, when `write_generated` prepared it already
+        self._prepared_record: str | None = None
 
     def _dest(self, scheme: str, path: str) -> str:
         root = self._scheme[scheme]
@@ -152,6 +154,25 @@ class _Writer:
     def write_bytes(self, scheme: str, path: str, data: bytes, executable: bool) -> None:
         dest = self._dest(scheme, path)
         self._tx.prepare_write(dest, self._on_existing)
+        self._write_new(scheme, path, dest, data, executable)
+
+    def write_generated(self, files: Sequence[tuple[str, str, bytes, bool]],
+                        record_path: tuple[str, str] | None = None) -> None:
+        """Write the files made here (scripts, INSTALLER, REQUESTED...): their places
+        prepared at once, with ``record_path``'s (written last, by `record`). Of two with
+        the same path, the later is kept (as written one after the other)."""
+        by_dest = {self._dest(scheme, path): (scheme, path, data, executable)
+                   for scheme, path, data, executable in files}
+        dests = list(by_dest)
+        if record_path is not None:
+            self._prepared_record = self._dest(*record_path)
+            dests.append(self._prepared_record)
+        self._tx.prepare_writes(dests, self._on_existing)
+        for dest, (scheme, path, data, executable) in by_dest.items():
+            self._write_new(scheme, path, dest, data, executable)
+
+    def _write_new(self, scheme: str, path: str, dest: str, data: bytes,
+                   executable: bool) -> None:
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
                      0o777 if executable else 0o666)
         with os.fdopen(fd, "wb") as out:
@@ -227,17 +248,14 @@ class _Writer:
         with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
             shutil.copyfileobj(inp, out, 1 << 20)
 
-    def script(self, name: str, module: str, attr: str, section: str) -> None:
+    def script(self, name: str, module: str, attr: str, section: str) -> tuple[str, bytes]:
+        """The file name and content of the script for an entry point."""
         if self._launcher == "posix":
-            data = posix_script(self._interpreter, module, attr)
-            self.write_bytes("scripts", name, data, True)
-            return
+            return name, posix_script(self._interpreter, module, attr)
         from installer.scripts import Script  # imported by apply_plan, before any write
 
         script = Script(name, module, attr, section)  # type: ignore[arg-type]
-        filename, data = script.generate(self._interpreter,
-                                         self._launcher)  # type: ignore[arg-type]
-        self.write_bytes("scripts", filename, data, True)
+        return script.generate(self._interpreter, self._launcher)  # type: ignore[arg-type]
 
     def record(self, root_scheme: str, record_path: str) -> None:
         root = self._scheme[root_scheme]
@@ -256,12 +274,16 @@ class _Writer:
             else:
                 parts.append(record_text([(head + f.path, f.hash, str(f.size))
                                           for f in group.rows()]))
+        # a path written twice (an entry point's script, then the wheel's own of that
+        # name) is listed once, as it ended up
+        latest = {(r[0], r[1]): r for r in self.records}
         rows = [(prefix(scheme) + path, h, "" if size is None else str(size))
-                for scheme, path, h, size, *_ in self.records]
+                for scheme, path, h, size, *_ in latest.values()]
         rows.append((record_path, "", ""))
         parts.append(record_text(rows))
         dest = self._dest(root_scheme, record_path)
-        self._tx.prepare_write(dest, self._on_existing)
+        if dest != self._prepared_record:
+            self._tx.prepare_write(dest, self._on_existing)
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "wb") as out:
             out.write("".join(parts).encode())
@@ -301,8 +323,8 @@ def install_unpacked(w: PreparedWheel, target: Target, tx: Transaction, mode: Li
         mode = LinkMode.COPY
     on_existing = None if owners is None else (lambda path: owners.refuse(w.pin, path))
     writer = _Writer(target, tx, mode, on_existing)
-    for name, module, attr, section in u.scripts:
-        writer.script(name, module, attr, section)
+    if u.scripts:  # before the wheel's own files (of the same name, those win)
+        writer.write_generated([("scripts", *writer.script(*s), True) for s in u.scripts])
     src_root = os.fspath(u.root)
     for group in u.groups:
         if group.scheme != "scripts":
@@ -310,9 +332,11 @@ def install_unpacked(w: PreparedWheel, target: Target, tx: Transaction, mode: Li
         else:  # shebangs may need rewriting: one at a time
             for f in group.rows():
                 writer.place(src_root, f)
-    for filename, data in _additional_metadata(w.pin).items():
-        writer.write_bytes(u.root_scheme, f"{u.dist_info}/{filename}", data, False)
-    writer.record(u.root_scheme, f"{u.dist_info}/RECORD")
+    record_path = f"{u.dist_info}/RECORD"
+    writer.write_generated([(u.root_scheme, f"{u.dist_info}/{filename}", data, False)
+                            for filename, data in _additional_metadata(w.pin).items()],
+                           (u.root_scheme, record_path))
+    writer.record(u.root_scheme, record_path)
 
 
 def _overlapping(wheels: Sequence[PreparedWheel], target: Target) -> bool:

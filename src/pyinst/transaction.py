@@ -45,6 +45,7 @@ class Transaction:
         #: directories (the target's scheme) that nothing may be written outside of: a
         #: symbolic link below one of them that points elsewhere is refused, not followed
         self._roots = tuple(os.path.normpath(r) for r in roots)
+        self._root_prefixes = tuple(r + os.sep for r in self._roots)
         self._backup_parent = os.fspath(backup_parent)
         self._backup: str | None = None
         self._parent = _parent
@@ -188,8 +189,7 @@ class Transaction:
             parent_of = [p.rpartition("/")[0] or "/" for p in paths]
         dirs = sorted(set(parent_of))
         self._log(dirs=dirs)
-        for d in dirs:
-            self.ensure_dir(d)
+        self._ensure_dirs(dirs)
         with self._lock:
             new, written = self._new_dirs, self._written
             check = [p for p, d in zip(paths, parent_of) if p in written or d not in new]
@@ -221,6 +221,33 @@ class Transaction:
             self.created_files.extend(loose)
             self._written.update(paths)
 
+    def _ensure_dirs(self, dirs: list[str]) -> None:
+        """`ensure_dir` for sorted ``dirs`` (parents before children): one whose parent
+        is known is made with one ``mkdir`` and no more ado; anything unusual (there
+        already, a parent not seen yet) takes the careful way."""
+        known = self._known_dirs
+        made: list[str] = []
+        try:
+            for d in dirs:
+                if d in known:
+                    continue
+                parent = d.rpartition(os.sep)[0] if os.name != "nt" else os.path.dirname(d)
+                if parent not in known or not self._below_root(d):
+                    self.ensure_dir(d)
+                    continue
+                try:
+                    os.mkdir(d)
+                except OSError:
+                    self.ensure_dir(d)  # there already, or another thread made it
+                    continue
+                made.append(d)
+                with self._lock:
+                    known.add(d)
+        finally:
+            with self._lock:  # journaled as made (for rollback) even if a later one fails
+                self.created_dirs.extend(made)
+                self._new_dirs.update(made)
+
     def ensure_dir(self, path: str) -> None:
         """Create ``path`` and its missing parents, journaling the ones made here. Parents
         first, so nothing is made inside a directory that was not checked; one ``mkdir``
@@ -246,7 +273,7 @@ class Transaction:
             self._known_dirs.add(path)
 
     def _below_root(self, path: str) -> bool:
-        return any(path.startswith(root + os.sep) for root in self._roots)
+        return bool(self._root_prefixes) and path.startswith(self._root_prefixes)
 
     def _check_existing(self, path: str) -> None:
         """A directory that was there before, below a root, must not lead outside it."""

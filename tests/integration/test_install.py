@@ -490,6 +490,36 @@ def test_scripts_run_from_an_environment_whose_path_the_kernel_cannot_take(
         assert (run.returncode, run.stdout) == (0, said), run.stderr
 
 
+def test_a_wheels_own_script_wins_over_an_entry_point_of_its_name(
+        make_index: Callable[..., IndexServer], tmp_path: Path) -> None:
+    """A wheel that ships a script and declares an entry point of the same name gets its
+    own script (as before: the generated one is written first), listed once in RECORD
+    with the hash of what is there; pip uninstalls it all."""
+    import base64
+    import csv
+
+    spec = WheelSpec("tooly", "1.0", files={
+        "tooly/__init__.py": "def main():\n    print('entry point')\n",
+        "tooly-1.0.data/scripts/tooly-run": "#!python\nprint('own script')\n",
+    }, console_scripts={"tooly-run": "tooly:main"})
+    index = make_index({"tooly": [IndexFile(build_wheel(spec, tmp_path / "dist"))]})
+    python = make_venv(tmp_path / "venv", "3.12")
+    with Installer(config_for(index)) as inst:
+        inst.install(["tooly"], Target.from_python(python))
+    script = python.parent / "tooly-run"
+    assert script.read_bytes().endswith(b"print('own script')\n")
+    record = site_packages(python) / "tooly-1.0.dist-info" / "RECORD"
+    rows = [r for r in csv.reader(record.read_text().splitlines())
+            if r[0].endswith("/tooly-run")]
+    digest = hashlib.sha256(script.read_bytes()).digest()
+    assert [(r[1], r[2]) for r in rows] == [
+        ("sha256=" + base64.urlsafe_b64encode(digest).decode().rstrip("="),
+         str(len(script.read_bytes())))]
+    if pip(python, "--version").returncode == 0:
+        assert pip(python, "uninstall", "-y", "tooly").returncode == 0
+        assert not script.exists()
+
+
 def test_linking_never_asks_to_make_the_targets_existing_directories(
         index: IndexServer, venv_factory: Callable[[str], Path],
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -505,7 +535,8 @@ def test_linking_never_asks_to_make_the_targets_existing_directories(
     again: list[str] = []
 
     def mkdir(path: str, *args: object, **kwargs: object) -> None:
-        if sys._getframe(1).f_code.co_name == "ensure_dir" and os.path.isdir(path):
+        if sys._getframe(1).f_code.co_name in ("ensure_dir", "_ensure_dirs") \
+                and os.path.isdir(path):
             again.append(os.fspath(path))
         real_mkdir(path, *args, **kwargs)  # type: ignore[arg-type]
 

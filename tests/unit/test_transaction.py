@@ -62,3 +62,29 @@ def test_rollback_of_a_file_written_twice_leaves_neither(tmp_path: Path) -> None
     tx.rollback()
     assert _tree(site) == before
     assert not [n for n in os.listdir(root) if n.startswith(".pyinst-")]
+
+
+def test_a_directory_there_that_leads_outside_the_target_is_refused(tmp_path: Path) -> None:
+    """Directories are made in one quick pass, but one that is there already is looked at:
+    a symbolic link out of the target (directly below it, or further down) is refused
+    before anything is written through it, and what the pass made is undone."""
+    import pytest
+
+    from pyinst.transaction import UnsafeTarget
+
+    site = _site(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (site / "evil").symlink_to(outside)
+    (site / "old" / "deep").symlink_to(outside)
+    before = _tree(site)
+    root = str(site)
+    for paths in ([f"{root}/aaa/new.py", f"{root}/evil/x.py"],
+                  [f"{root}/aaa/b/new.py", f"{root}/old/deep/sub/x.py"]):
+        tx = Transaction(root, roots=(root,), journal=new_journal_path(root))
+        tx.know_existing([root])
+        with pytest.raises(UnsafeTarget, match="symbolic link"):
+            tx.prepare_writes(paths)
+        tx.rollback()
+        assert _tree(site) == before
+        assert list(outside.iterdir()) == []
