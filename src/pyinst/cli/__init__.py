@@ -89,12 +89,61 @@ def add_requirement_inputs(
                              f"(repeatable){group_help}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: every command, by the part of the parser that defines it
+_PARTS = {"install": "install", "config": "config", "provision": "provision",
+          "bootstrap": "envs", "venv": "envs", "lock": "lock", "download": "lock",
+          "run": "lock", "list": "envcmds", "freeze": "envcmds", "show": "envcmds",
+          "check": "envcmds", "tree": "envcmds", "uninstall": "envcmds", "cache": "envcmds"}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line. With ``command``, only the part that defines that command is
+    built: all `main` needs once the first argument names one (building every command's
+    options is a good part of a short run's start-up)."""
+    part = _PARTS.get(command) if command is not None else None
+
+    def wanted(name: str) -> bool:
+        return part is None or part == name
+
     parser = argparse.ArgumentParser(prog="pyinst",
                                      description="A fast, embeddable Python package installer.")
     parser.add_argument("--version", action="version", version=f"pyinst {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     common = _common_options()
+    if wanted("install"):
+        _add_install(sub, common)
+    if wanted("config"):
+        cfg = sub.add_parser("config",
+                             help="show every setting, its value and where it comes from")
+        cfg.add_argument("action", nargs="?", choices=["list"], default="list")
+    if wanted("provision"):
+        prov = sub.add_parser("provision", parents=[common],
+                              help="install into many environments at once, from a manifest")
+        prov.add_argument("manifest", metavar="MANIFEST",
+                          help="a TOML or JSON file listing targets and their requirements")
+        prov.add_argument("-j", "--max-workers", type=int, default=4, metavar="N",
+                          help="how many targets to work on at once (default 4)")
+        prov.add_argument("-U", "--upgrade", action="store_true",
+                          help="upgrade the named packages in every target")
+    if wanted("envs"):
+        from .envs import add_parsers
+
+        add_parsers(sub, common)
+    if wanted("lock"):
+        from .lockcmd import add_parsers as add_lock_parsers
+
+        add_lock_parsers(sub, common)
+    if wanted("envcmds"):
+        from .envcmds import add_cache_parser
+        from .envcmds import add_parsers as add_env_parsers
+
+        add_env_parsers(sub, common)
+        add_cache_parser(sub, common)
+    return parser
+
+
+def _add_install(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+                 common: argparse.ArgumentParser) -> None:
     inst = sub.add_parser("install", parents=[common],
                           help="install packages into an environment")
     add_requirement_inputs(
@@ -145,28 +194,6 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument("--report", metavar="FILE",
                      help="write an installation report (pip's JSON format) to FILE ('-' for "
                           "standard output)")
-    cfg = sub.add_parser("config", help="show every setting, its value and where it comes from")
-    cfg.add_argument("action", nargs="?", choices=["list"], default="list")
-    prov = sub.add_parser("provision", parents=[common],
-                          help="install into many environments at once, from a manifest")
-    prov.add_argument("manifest", metavar="MANIFEST",
-                      help="a TOML or JSON file listing targets and their requirements")
-    prov.add_argument("-j", "--max-workers", type=int, default=4, metavar="N",
-                      help="how many targets to work on at once (default 4)")
-    prov.add_argument("-U", "--upgrade", action="store_true",
-                      help="upgrade the named packages in every target")
-    from .envs import add_parsers
-
-    add_parsers(sub, common)
-    from .lockcmd import add_parsers as add_lock_parsers
-
-    add_lock_parsers(sub, common)
-    from .envcmds import add_cache_parser
-    from .envcmds import add_parsers as add_env_parsers
-
-    add_env_parsers(sub, common)
-    add_cache_parser(sub, common)
-    return parser
 
 
 def _default_cache_dir() -> Path:
@@ -453,7 +480,8 @@ def _cmd_install(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv[0] if argv and argv[0] in _PARTS else None)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
