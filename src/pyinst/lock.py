@@ -10,7 +10,6 @@ with no resolution and no index page read.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -140,12 +139,9 @@ def load_lock(path: Path) -> Pylock:
         PylockValidationError,
     )
 
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - depends on the running Python
-        import tomli as tomllib
+    from . import toml
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = toml.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise UsageError(f"cannot read lock file {path}: {exc.strerror}") from None
     except ValueError as exc:

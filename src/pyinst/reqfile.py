@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,12 +77,9 @@ def _project_name(directory: Path) -> str | None:
     """A local project's name, as its pyproject.toml (or a legacy setup.cfg) states it."""
     pyproject = directory / "pyproject.toml"
     if pyproject.is_file():
-        if sys.version_info >= (3, 11):
-            import tomllib
-        else:  # pragma: no cover - depends on the running Python
-            import tomli as tomllib
+        from . import toml
         try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            data = toml.loads(pyproject.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             data = {}
         stated = data.get("project", {}).get("name")
@@ -300,12 +296,9 @@ def _parse_option_line(line: str, result: RequirementSet, *, base: Path,
 
 
 def _load_toml(path: Path, what: str) -> dict[str, object]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - depends on the running Python
-        import tomli as tomllib
+    from . import toml
     try:
-        data: dict[str, object] = tomllib.loads(path.read_text(encoding="utf-8"))
+        data: dict[str, object] = toml.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise InvalidRequirement(f"cannot read {what}: {exc.strerror}", source=str(path)) \
             from None
@@ -360,12 +353,9 @@ def script_metadata(path: Path) -> tuple[list[str], str | None]:
         return [], None
     content = "".join(line[2:] if line.startswith("# ") else line[1:]
                       for line in blocks[0].group("content").splitlines(keepends=True))
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - depends on the running Python
-        import tomli as tomllib
+    from . import toml
     try:
-        data = tomllib.loads(content)
+        data = toml.loads(content)
     except ValueError as exc:
         raise InvalidRequirement(f"the '# /// script' block is not valid TOML: {exc}",
                                  source=str(path)) from None

@@ -25,11 +25,8 @@ def _load(path: Path) -> dict[str, Any]:
         if path.suffix == ".json":
             data = json.loads(raw)
         else:
-            if sys.version_info >= (3, 11):
-                import tomllib
-            else:  # pragma: no cover - depends on the running Python
-                import tomli as tomllib
-            data = tomllib.loads(raw.decode("utf-8"))
+            from .. import toml
+            data = toml.loads(raw.decode("utf-8"))
     except ValueError as exc:
         raise UsageError(f"manifest {path} is not valid {path.suffix[1:] or 'TOML'}: "
                          f"{exc}") from None

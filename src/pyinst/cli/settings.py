@@ -6,7 +6,6 @@ command line. One table declares every setting, its variable and its key."""
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,12 +65,9 @@ def _toml(path: Path) -> dict[str, Any]:
         return {}  # the usual case: no need to import a TOML parser at all
     except (OSError, ValueError) as exc:
         raise SettingError(f"cannot read {path}: {exc}") from None
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - depends on the running Python
-        import tomli as tomllib
+    from .. import toml
     try:
-        data: dict[str, Any] = tomllib.loads(text)
+        data: dict[str, Any] = toml.loads(text)
     except ValueError as exc:
         raise SettingError(f"cannot read {path}: {exc}") from None
     return data
