@@ -454,14 +454,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_seed_to_mirror(python, mirror)
     server, index = serve(mirror)
     scratch = Path(tempfile.mkdtemp(prefix="pyinst-bench-", dir=args.scratch))
+    lock = make_lock(python, index, reqs, scratch)
     cases = [
         Case("install, cold cache", cold=True),
         Case("install, warm cache", cold=False),
         Case("install, cold cache, bytecode", cold=True, bytecode=True),
         Case("install, warm cache, bytecode", cold=False, bytecode=True),
         Case("resolve only (--dry-run), warm", cold=False, dry_run=True),
-        Case("install from pylock.toml, warm cache", cold=False,
-             lock=make_lock(python, index, reqs, scratch)),
+        Case("install from pylock.toml, cold cache", cold=True, lock=lock),
+        Case("install from pylock.toml, warm cache", cold=False, lock=lock),
     ]
     if args.only_envs:
         cases = []
