@@ -223,16 +223,16 @@ class Transaction:
 
     def _ensure_dirs(self, dirs: list[str]) -> None:
         """`ensure_dir` for sorted ``dirs`` (parents before children): one whose parent
-        is known is made with one ``mkdir`` and no more ado; anything unusual (there
-        already, a parent not seen yet) takes the careful way."""
+        is known is made with one ``mkdir`` and no more ado (as `ensure_dir` would);
+        anything unusual (there already, a parent not seen yet) takes the careful way."""
         known = self._known_dirs
+        sep = os.sep  # a drive's root never matches: the careful way then, no harm
         made: list[str] = []
         try:
             for d in dirs:
                 if d in known:
                     continue
-                parent = d.rpartition(os.sep)[0] if os.name != "nt" else os.path.dirname(d)
-                if parent not in known or not self._below_root(d):
+                if d.rpartition(sep)[0] not in known:
                     self.ensure_dir(d)
                     continue
                 try:

@@ -318,12 +318,20 @@ def test_compile_bytecode_with_the_target_interpreter(
     assert list(site_packages(python).iterdir()) == []
 
 
-def test_a_warm_install_never_reads_the_wheel_again(
-    index: IndexServer, venv_factory: Callable[[str], Path], tmp_path: Path
-) -> None:
+def _warm_cache(index: IndexServer, venv_factory: Callable[[str], Path],
+                tmp_path: Path) -> Config:
+    """A config whose cache (under ``tmp_path``) holds app and lib, unpacked by an
+    install into a venv of its own."""
     cfg = config_for(index, cache_dir=tmp_path / "cache")
     with Installer(cfg) as inst:
         inst.install(["app"], Target.from_python(venv_factory("3.13")))
+    return cfg
+
+
+def test_a_warm_install_never_reads_the_wheel_again(
+    index: IndexServer, venv_factory: Callable[[str], Path], tmp_path: Path
+) -> None:
+    cfg = _warm_cache(index, venv_factory, tmp_path)
     for wheel in (tmp_path / "cache" / "wheels").rglob("*.whl"):
         wheel.unlink()  # only the verified, unpacked trees remain
     downloads = len([r for r in index.requests if r.endswith(".whl")])
@@ -346,9 +354,7 @@ def test_a_warm_install_never_reads_the_wheel_again(
 def test_a_damaged_manifest_in_the_cache_is_made_again(
     index: IndexServer, venv_factory: Callable[[str], Path], tmp_path: Path, damage: str
 ) -> None:
-    cfg = config_for(index, cache_dir=tmp_path / "cache")
-    with Installer(cfg) as inst:
-        inst.install(["app"], Target.from_python(venv_factory("3.13")))
+    cfg = _warm_cache(index, venv_factory, tmp_path)
     manifests = list((tmp_path / "cache" / "unpacked").rglob("pyinst-manifest.json"))
     assert len(manifests) == 2
     for m in manifests:
@@ -366,9 +372,7 @@ def test_manifests_of_the_first_format_still_install_and_are_rewritten(
 ) -> None:
     from pyinst.unpacked import UnpackedWheel
 
-    cfg = config_for(index, cache_dir=tmp_path / "cache")
-    with Installer(cfg) as inst:
-        inst.install(["app"], Target.from_python(venv_factory("3.13")))
+    cfg = _warm_cache(index, venv_factory, tmp_path)
     manifests = list((tmp_path / "cache" / "unpacked").rglob("pyinst-manifest.json"))
     today = {m: m.read_text() for m in manifests}
     for m in manifests:  # as pyinst wrote them before manifests were kept by column
