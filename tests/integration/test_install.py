@@ -19,6 +19,7 @@ from helpers import (
     build_wheel,
     make_venv,
     pip,
+    run_cli,
     run_in,
     tree_snapshot,
 )
@@ -149,6 +150,28 @@ def test_failed_upgrade_restores_the_old_version(index: IndexServer,
     assert tree_snapshot(python.parent.parent) == before
     assert not list(site.glob(".pyinst-backup-*"))
     assert run_in(python, "import simple; print(simple.VERSION)") == "1.0"
+
+
+def test_a_directory_in_the_target_that_leads_outside_stops_the_install(
+        index: IndexServer, venv_factory: Callable[[str], Path], tmp_path: Path) -> None:
+    """lib's package directory is a symbolic link out of the venv: the install stops
+    before writing through it, with one message naming the package and the link, and
+    leaves the venv as it was (app's directory, if made meanwhile, is gone again)."""
+    python = venv_factory("3.13")
+    root = python.parent.parent
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (site_packages(python) / "lib").symlink_to(outside, target_is_directory=True)
+    before = tree_snapshot(root)
+    proc = run_cli("install", "-p", str(python), "-i", index.url, "--no-cache", "app")
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert "'lib' 1.1" in proc.stderr and "symbolic link" in proc.stderr, proc.stderr
+    assert "the target was restored" in proc.stderr
+    assert list(outside.iterdir()) == []
+    assert tree_snapshot(root) == before
+    assert not (site_packages(python) / "app").exists()
+    assert not list(site_packages(python).glob(".pyinst-*"))
 
 
 def test_force_reinstall_and_no_deps(index: IndexServer,
