@@ -143,13 +143,31 @@ def _write_root_page(mirror: Path) -> None:
         "<html><body>" + "".join(f'<a href="{n}/">{n}</a>' for n in names) + "</body></html>")
 
 
+#: ``python -m http.server``, with room for every tool's connections: its listen backlog
+#: of 5 drops the connections of a tool that opens dozens at once (uv), each costing a
+#: 1-3 s retransmit; it made uv's cold runs look several times slower than they are
+_SERVER = """
+import functools, http.server, sys
+
+class Server(http.server.ThreadingHTTPServer):
+    request_queue_size = 1024
+    daemon_threads = True
+
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+handler = functools.partial(Quiet, directory=sys.argv[2])
+Server(("127.0.0.1", int(sys.argv[1])), handler).serve_forever()
+"""
+
+
 def serve(mirror: Path) -> tuple[subprocess.Popen[bytes], str]:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind",
-                             "127.0.0.1", "--directory", str(mirror)],
+    proc = subprocess.Popen([sys.executable, "-c", _SERVER, str(port), str(mirror)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         try:

@@ -163,6 +163,13 @@ def _basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
+class _Server(ThreadingHTTPServer):
+    #: room for every connection a client opens at once (the default backlog of 5
+    #: drops some, and each dropped one waits a second for its retransmit)
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class IndexServer:
     """Serves projects as a simple index on 127.0.0.1, in a background thread.
 
@@ -222,8 +229,7 @@ class IndexServer:
                     return
                 server._handle(self)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()

@@ -38,7 +38,8 @@ def craft(out: Path, members: Iterable[tuple[str, bytes]], *, wheel: str = WHEEL
           metadata: str = METADATA, dist_info: str = DIST_INFO,
           record_rows: Iterable[str] | None = None, unrecorded: Iterable[str] = (),
           extra: Iterable[tuple[str, bytes]] = (), trailing: bytes = b"",
-          entry_points: str | None = None, algo: str = "sha256") -> Path:
+          entry_points: str | None = None, algo: str = "sha256",
+          compression: int = zipfile.ZIP_STORED) -> Path:
     """A wheel of ``evil`` 1.0 with the given members, a RECORD describing them (unless
     ``record_rows`` replaces it; names in ``unrecorded`` are left out of it) and
     ``extra`` members written after RECORD (even duplicates)."""
@@ -58,6 +59,7 @@ def craft(out: Path, members: Iterable[tuple[str, bytes]], *, wheel: str = WHEEL
         warnings.simplefilter("ignore")  # "Duplicate name": that is the point
         for n, d in [*files, *extra]:
             info = zipfile.ZipInfo(n)
+            info.compress_type = compression
             with zf.open(info, "w") as f:  # ZipFile.open: duplicates are written as given
                 f.write(d)
     if trailing:
@@ -137,6 +139,9 @@ def test_record_lies(case: str, says: str, tmp_path: Path,
     ("misnamed dist-info", "expected one evil-1.0.dist-info directory"),
     ("metadata names another", "it says good 1.0"),
     ("wheel version 2", "unsupported Wheel-Version"),
+    ("damaged, no hash in RECORD", "is damaged"),
+    ("encrypted", "is encrypted"),
+    ("big member, damaged", "invalid wheel"),
 ])
 def test_structure(case: str, says: str, tmp_path: Path,
                    attempt: Callable[[Path], Exception]) -> None:
@@ -155,11 +160,31 @@ def test_structure(case: str, says: str, tmp_path: Path,
         wheel = craft(out, [OK, ("other-1.0.dist-info/METADATA", b"Name: other\n")])
     elif case == "misnamed dist-info":
         wheel = craft(out, [OK], dist_info="evil-2.0.dist-info")
+    elif case == "damaged, no hash in RECORD":  # only the zip's CRC can tell
+        wheel = craft(out, [OK], record_rows=[f"{OK[0]},,"])
+        wheel.write_bytes(wheel.read_bytes().replace(b"X = 1\n", b"X = 2\n"))
+    elif case == "encrypted":
+        wheel = craft(out, [OK])
+        data = bytearray(wheel.read_bytes())
+        data[data.index(b"PK\x01\x02") + 8] |= 1  # the first member's "encrypted" flag
+        wheel.write_bytes(bytes(data))
+    elif case == "big member, damaged":  # inflated in steps, not at once
+        wheel = craft(out, [OK, (f"{NAME}/big.bin", _big())],
+                      compression=zipfile.ZIP_DEFLATED)
+        data = bytearray(wheel.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        wheel.write_bytes(bytes(data))
     elif case == "metadata names another":
         wheel = craft(out, [OK], metadata="Metadata-Version: 2.1\nName: good\nVersion: 1.0\n")
     else:
         wheel = craft(out, [OK], wheel=WHEEL.replace("1.0", "2.0", 1))
     assert says in str(attempt(wheel))
+
+
+def _big() -> bytes:
+    """Bigger than what unpacking inflates in one call (4 MiB), and not all alike."""
+    return b"".join(hashlib.sha256(str(i).encode()).hexdigest().encode() + b"\n"
+                    for i in range(90_000))
 
 
 @pytest.mark.parametrize("entry", [
@@ -199,3 +224,15 @@ def test_a_good_crafted_wheel_installs(tmp_path: Path,
         result = inst.install([str(wheel)], Target.from_python(python))
     assert result.installed == (("evil", "1.0"),)
     assert (python.parent / "evil").exists()
+
+
+def test_a_big_member_installs_byte_for_byte(tmp_path: Path,
+                                            venv_factory: Callable[[str], Path]) -> None:
+    python = venv_factory("3.12")
+    big = _big()
+    wheel = craft(tmp_path / "w", [OK, (f"{NAME}/big.bin", big)],
+                  compression=zipfile.ZIP_DEFLATED)
+    with Installer(Config(index_urls=(), cache_dir=tmp_path / "cache")) as inst:
+        inst.install([str(wheel)], Target.from_python(python))
+    site = next((python.parent.parent / "lib").glob("python*/site-packages"))
+    assert len(big) > 4 << 20 and (site / NAME / "big.bin").read_bytes() == big
