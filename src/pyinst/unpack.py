@@ -159,15 +159,15 @@ class _Member(io.BytesIO):
     """A wheel member inflated by `_Wheel`, as chunks that `_UnpackDestination` writes
     and hashes directly (one chunk, unless the member is big)."""
 
-    def __init__(self, chunks: Iterator[bytes]) -> None:
+    def __init__(self, chunks: Iterable[bytes]) -> None:
         super().__init__()
         self.chunks = chunks
 
 
 #: members up to this size (uncompressed) are inflated in one call; bigger ones in
 #: steps of `_STEP` compressed bytes (that bounds the memory a thread holds)
-_AT_ONCE = 4 << 20
-_STEP = 1 << 20
+_AT_ONCE = 1 << 20
+_STEP = 1 << 18
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 
 
@@ -196,64 +196,73 @@ class _Wheel(WheelFile):
             executable = bool(mode and stat.S_ISREG(mode) and mode & 0o111)
             if item.flag_bits & 1:
                 raise zipfile.BadZipFile(f"the member {item.filename} is encrypted")
-            if item.compress_type in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                yield row, _Member(self._chunks(item, check_crc=not row[1])), executable
-            else:  # bzip2, lzma: allowed by zip, never seen in wheels
-                with self._zf.open(item) as stream:
+            if item.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                with self._zf.open(item) as stream:  # bzip2, lzma: allowed, never seen
                     yield row, cast(BinaryIO, stream), executable
+            elif item.file_size <= _AT_ONCE:
+                yield row, _Member((self._read(item, not row[1]),)), executable
+            else:
+                yield row, _Member(self._stream(item, not row[1])), executable
 
-    def _chunks(self, item: zipfile.ZipInfo, check_crc: bool) -> Iterator[bytes]:
+    def _local(self, item: zipfile.ZipInfo, also: int) -> tuple[bytes, int]:
+        """The member's local header and ``also`` bytes after it (one read, when its
+        extra field is short, as it nearly always is) and where its data starts."""
         name = item.orig_filename.encode("utf-8" if item.flag_bits & 0x800 else "cp437")
-        small = item.file_size <= _AT_ONCE
-        at = item.header_offset
-        raw = os.pread(self._fd, _LOCAL_HEADER.size + len(name) + 64
-                       + (item.compress_size if small else 0), at)
-        if len(raw) < _LOCAL_HEADER.size + len(name):
+        fixed = _LOCAL_HEADER.size
+        raw = os.pread(self._fd, fixed + len(name) + 64 + also, item.header_offset)
+        if len(raw) < fixed + len(name):
             raise zipfile.BadZipFile(f"truncated member {item.filename}")
         head = _LOCAL_HEADER.unpack_from(raw)
-        if head[0] != b"PK\x03\x04" or raw[_LOCAL_HEADER.size:][:head[10]] != name:
+        if head[0] != b"PK\x03\x04" or raw[fixed:fixed + head[10]] != name:
             raise zipfile.BadZipFile(f"the member {item.filename}: its local header and the "
                                      "central directory differ")
-        at += _LOCAL_HEADER.size + head[10] + head[11]
-        end = at + item.compress_size
-        deflated = item.compress_type == zipfile.ZIP_DEFLATED
-        size = crc = 0
-        if small:
-            start = at - item.header_offset
-            if start + item.compress_size > len(raw):  # a long extra field: read the rest
-                raw += os.pread(self._fd, start + item.compress_size - len(raw),
-                                item.header_offset + len(raw))
-            body = memoryview(raw)[start:start + item.compress_size]
-            data = _inflate(body, item) if deflated else bytes(body)
-            size, crc = len(data), zlib.crc32(data) if check_crc else 0
-            yield data
+        start = fixed + head[10] + head[11]
+        if start + also > len(raw):  # a long extra field: read the rest
+            raw += os.pread(self._fd, start + also - len(raw), item.header_offset + len(raw))
+        return raw, start
+
+    def _read(self, item: zipfile.ZipInfo, check_crc: bool) -> bytes:
+        raw, start = self._local(item, item.compress_size)
+        body = memoryview(raw)[start:start + item.compress_size]
+        if item.compress_type == zipfile.ZIP_DEFLATED:
+            try:
+                data = _zlib.decompress(body, -15, item.file_size or 1)
+            except _INFLATE_ERRORS as exc:
+                raise zipfile.BadZipFile(f"cannot inflate {item.filename}: {exc}") from None
         else:
-            inflater = _zlib.decompressobj(-15) if deflated else None
-            while at < end:
-                block = os.pread(self._fd, min(_STEP, end - at), at)
-                if not block:
-                    break
-                at += len(block)
-                try:
-                    data = inflater.decompress(block) if inflater is not None else block
-                except _INFLATE_ERRORS as exc:
-                    raise zipfile.BadZipFile(f"cannot inflate {item.filename}: {exc}"
-                                             ) from None
-                size += len(data)
-                crc = zlib.crc32(data, crc) if check_crc else 0
-                yield data
-            if at != end or (inflater is not None and not inflater.eof):
+            data = bytes(body)
+        _check_member(item, len(data), zlib.crc32(data) if check_crc else None)
+        return data
+
+    def _stream(self, item: zipfile.ZipInfo, check_crc: bool) -> Iterator[bytes]:
+        """A big member, inflated `_STEP` compressed bytes at a time."""
+        _, start = self._local(item, 0)
+        at = item.header_offset + start
+        end = at + item.compress_size
+        inflater = _zlib.decompressobj(-15) \
+            if item.compress_type == zipfile.ZIP_DEFLATED else None
+        size = crc = 0
+        while at < end:
+            block = os.pread(self._fd, min(_STEP, end - at), at)
+            if not block:
                 raise zipfile.BadZipFile(f"truncated member {item.filename}")
-        if size != item.file_size or (check_crc and crc != item.CRC):
-            raise zipfile.BadZipFile(f"the member {item.filename} is damaged (its size or "
-                                     "CRC does not match the central directory)")
+            at += len(block)
+            try:
+                data = inflater.decompress(block) if inflater is not None else block
+            except _INFLATE_ERRORS as exc:
+                raise zipfile.BadZipFile(f"cannot inflate {item.filename}: {exc}") from None
+            size += len(data)
+            crc = zlib.crc32(data, crc) if check_crc else 0
+            yield data
+        if inflater is not None and not inflater.eof:
+            raise zipfile.BadZipFile(f"truncated member {item.filename}")
+        _check_member(item, size, crc if check_crc else None)
 
 
-def _inflate(body: memoryview, item: zipfile.ZipInfo) -> bytes:
-    try:
-        return _zlib.decompress(body, -15, item.file_size or 1)
-    except _INFLATE_ERRORS as exc:
-        raise zipfile.BadZipFile(f"cannot inflate {item.filename}: {exc}") from None
+def _check_member(item: zipfile.ZipInfo, size: int, crc: int | None) -> None:
+    if size != item.file_size or (crc is not None and crc != item.CRC):
+        raise zipfile.BadZipFile(f"the member {item.filename} is damaged (its size or CRC "
+                                 "does not match the central directory)")
 
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
