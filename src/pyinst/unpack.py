@@ -9,7 +9,6 @@ so an install never reads or decompresses the wheel again.
 from __future__ import annotations
 
 import base64
-import csv
 import dataclasses
 import hashlib
 import io
@@ -184,14 +183,22 @@ class _Wheel(WheelFile):
         super().__init__(zf)
         self._zf = zf
         self._fd = fd
+        self._record: dict[str, tuple[str, str]] | None = None
+
+    def record(self) -> dict[str, tuple[str, str]]:
+        """RECORD as path -> (hash, size), read and parsed (by installer) once."""
+        if self._record is None:
+            self._record = {path: (h, size) for path, h, size in parse_record_file(
+                self.read_dist_info("RECORD").splitlines())}
+        return self._record
 
     def get_contents(self) -> Iterator[tuple[tuple[str, str, str], BinaryIO, bool]]:
-        rows = {row[0]: row for row in parse_record_file(
-            self.read_dist_info("RECORD").splitlines())}
+        record = self.record()
         for item in self._zf.infolist():
             if item.filename[-1:] == "/":
                 continue
-            row = rows.pop(item.filename, (item.filename, "", ""))
+            h, size = record.get(item.filename, ("", ""))
+            row = (item.filename, h, size)
             mode = item.external_attr >> 16
             executable = bool(mode and stat.S_ISREG(mode) and mode & 0o111)
             if item.flag_bits & 1:
@@ -273,17 +280,16 @@ _INTERPRETER_NAME = re.compile(r"python(\d+(\.\d+)?)?(w)?")
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
-def _check_zip(zf: zipfile.ZipFile, wheel: Path, label: str) -> list[str]:
+def _check_zip(zf: zipfile.ZipFile, fd: int, label: str) -> list[str]:
     """Structure checks zipfile does not make: every member named once, nothing after
     the end-of-central-directory record."""
     names = zf.namelist()
     if len(names) != len(set(names)):
         dup = sorted({n for n in names if names.count(n) > 1})[0]
         raise InvalidWheel(f"invalid wheel {label}: the member {dup} appears twice")
-    size = wheel.stat().st_size
-    with open(wheel, "rb") as fh:
-        fh.seek(max(0, size - (1 << 16) - 22))
-        tail = fh.read()
+    size = os.fstat(fd).st_size
+    start = max(0, size - (1 << 16) - 22)
+    tail = os.pread(fd, size - start, start)
     at = tail.rfind(b"PK\x05\x06")
     if at < 0 or at + 22 > len(tail):
         raise InvalidWheel(f"invalid wheel {label}: no end-of-central-directory record")
@@ -385,13 +391,11 @@ def _unpack_into(pin: Pin, wheel: Path, root: Path) -> UnpackedWheel:
     label = f"'{pin.name}' {pin.version} ({wheel.name})"
     try:
         with open(wheel, "rb") as fh, zipfile.ZipFile(fh) as zf:
-            names = _check_zip(zf, wheel, label)
+            names = _check_zip(zf, fh.fileno(), label)
             wf = _Wheel(zf, fh.fileno())
             dist_info = _check_identity(pin, wf, label, wheel, names)
             _check_entry_points(wf, label)
-            record = {row[0]: (row[1], row[2]) for row in
-                      csv.reader(wf.read_dist_info("RECORD").splitlines()) if len(row) == 3}
-            dest = _UnpackDestination(root, record, str(wf.data_dir), label)
+            dest = _UnpackDestination(root, wf.record(), str(wf.data_dir), label)
             installer.install(wf, dest, {})
     except InvalidWheel:
         raise

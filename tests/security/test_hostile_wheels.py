@@ -109,6 +109,7 @@ def test_member_paths_that_leave_their_scheme(member: str, tmp_path: Path,
     ("phantom row", "RECORD lists files the wheel does not contain"),
     ("weak hash", "weak or unknown hash 'md5'"),
     ("unknown hash", "sha3_fake"),
+    ("short row", "expected 3 elements"),
 ])
 def test_record_lies(case: str, says: str, tmp_path: Path,
                      attempt: Callable[[Path], Exception]) -> None:
@@ -120,6 +121,7 @@ def test_record_lies(case: str, says: str, tmp_path: Path,
                         f"{NAME}/phantom.py,{_hash(b'x')},1"],
         "weak hash": [f"{OK[0]},{_hash(data, 'md5')},{len(data)}"],
         "unknown hash": [f"{OK[0]},sha3_fake=abc,{len(data)}"],
+        "short row": [f"{OK[0]},{_hash(data)}", f"{OK[0]},{_hash(data)},{len(data)}"],
     }.get(case)
     if rows is not None:
         meta = [f"{DIST_INFO}/METADATA,{_hash(METADATA.encode())},{len(METADATA)}",
@@ -226,8 +228,16 @@ def test_a_good_crafted_wheel_installs(tmp_path: Path,
     assert (python.parent / "evil").exists()
 
 
-def test_a_big_member_installs_byte_for_byte(tmp_path: Path,
-                                            venv_factory: Callable[[str], Path]) -> None:
+@pytest.mark.parametrize("inflater", ["default", "zlib"])
+def test_a_big_member_installs_byte_for_byte(inflater: str, tmp_path: Path,
+                                            venv_factory: Callable[[str], Path],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    if inflater == "zlib":  # where ISA-L has no wheels, the standard library inflates
+        import zlib
+
+        from pyinst import unpack
+
+        monkeypatch.setattr(unpack, "_zlib", zlib)
     python = venv_factory("3.12")
     big = _big()
     wheel = craft(tmp_path / "w", [OK, (f"{NAME}/big.bin", big)],
