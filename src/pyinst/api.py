@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from .memo import ResolutionMemo
     from .models import InstalledDistribution
     from .sources import Sources
+    from .unpacked import UnpackedWheel
+    from .workers import UnpackWorkers
 
 RequirementLike = Union[str, Requirement, UserRequirement]
 
@@ -59,13 +61,16 @@ class _Session:
 
     def __init__(self, client: IndexClient, fetcher: Fetcher, pool: ThreadPoolExecutor,
                  cache_root: Path, make_sources: Callable[[_Session], Sources],
-                 unpack_slots: threading.Semaphore) -> None:
+                 unpack_slots: threading.Semaphore, workers: UnpackWorkers | None = None
+                 ) -> None:
         self.client = client
         self.fetcher = fetcher
         self.pool = pool
         #: wheels unpacked at once: unpacking is CPU work, and threads beyond the cores
         #: only queue for the GIL (measured: 8 at once took a third longer than 2)
         self.unpack_slots = unpack_slots
+        #: worker processes for big wheels (started on the first one)
+        self.workers = workers
         self.cache_root = cache_root
         self._make_sources = make_sources
         self._sources: Sources | None = None
@@ -78,11 +83,27 @@ class _Session:
                 self._sources = self._make_sources(self)
             return self._sources
 
+    def unpack(self, pin: Pin, wheel: Path) -> UnpackedWheel:
+        """``wheel`` unpacked into the cache: big wheels by a worker process, when one
+        is at hand; others (and all, without workers) here, one per core at a time."""
+        from .unpack import unpack  # installer: only when a wheel must be unpacked
+        from .workers import BIG_WHEEL
+
+        if self.workers is not None and wheel.stat().st_size >= BIG_WHEEL:
+            done = self.workers.unpack(pin, wheel, self.cache_root)
+            if done is not None:
+                return done
+        with self.unpack_slots:
+            return unpack(pin, wheel, self.cache_root)
+
     def close(self) -> None:
         with self._lock:
             sources, self._sources = self._sources, None
+            workers, self.workers = self.workers, None
         if sources is not None:
             sources.close()
+        if workers is not None:
+            workers.close()
 
 
 @dataclass(frozen=True)
@@ -190,7 +211,22 @@ class Installer:
                                                 thread_name_prefix="pyinst")
             client = IndexClient(config or self.config, self._http_client, self._cache)
             return _Session(client, Fetcher(client, self._cache, self._emit), self._pool,
-                            self._cache.root, self._make_sources, self._unpack_slots)
+                            self._cache.root, self._make_sources, self._unpack_slots,
+                            self._workers())
+
+    def _workers(self) -> UnpackWorkers | None:
+        """Worker processes for one call's big wheels (none are started until one is
+        needed), or ``None`` for threads only."""
+        from .workers import UnpackWorkers, default_python
+
+        cfg = self.config
+        size = cfg.unpack_processes
+        if size is None:
+            size = min(cfg.max_workers, _cores())
+        python = cfg.worker_python or default_python()
+        if (size < 2 and cfg.unpack_processes is None) or size < 1 or python is None:
+            return None
+        return UnpackWorkers(python, size)
 
     @contextlib.contextmanager
     def _call(self, config: Config | None = None) -> Iterator[_Session]:
@@ -494,11 +530,8 @@ class Installer:
         ready = Installer._prepared_from_cache(session, pin, link)
         if ready is not None:
             return ready
-        from .unpack import unpack  # installer: only when a wheel must be unpacked
-
         path = session.fetcher.wheel(link, package=pin.name, allowed=pin.allowed_hashes)
-        with session.unpack_slots:
-            unpacked = unpack(pin, path, session.cache_root)
+        unpacked = session.unpack(pin, path)
         _same_metadata(pin, unpacked)
         if pin.direct and not link.hashes:  # direct_url.json records what was installed
             pin = _with_sha256(pin, unpacked.sha256)  # hashed once, by unpack

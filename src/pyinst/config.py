@@ -57,6 +57,13 @@ class Config:
     #: seconds to wait before the first retry; doubled for each further one
     retry_backoff: float = 0.25
     max_workers: int = 8
+    #: worker processes that unpack big wheels (threads share one GIL, processes do
+    #: not): ``None`` is one per core when there are two or more, ``0`` unpacks in
+    #: threads only
+    unpack_processes: int | None = None
+    #: the interpreter those workers run on; ``None`` is the running one, when it is a
+    #: Python that can be started again (not a program that embeds Python)
+    worker_python: str | None = None
     allow_prereleases: bool = False
     binary: BinaryPolicy = field(default_factory=BinaryPolicy)
     #: CA bundle file; ``None`` uses the system's trust store (through truststore on

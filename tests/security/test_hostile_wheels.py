@@ -19,6 +19,8 @@ from typing import Callable
 import pytest
 
 import pyinst
+import pyinst.unpack
+import pyinst.workers
 from pyinst import Config, Installer, Target
 
 from helpers import tree_snapshot
@@ -71,18 +73,32 @@ def craft(out: Path, members: Iterable[tuple[str, bytes]], *, wheel: str = WHEEL
 OK = (f"{NAME}/__init__.py", b"X = 1\n")
 
 
-@pytest.fixture
-def attempt(tmp_path: Path, venv_factory: Callable[[str], Path]
+def _not_in_this_process(*args: object) -> None:
+    raise AssertionError("a wheel meant for a worker process was unpacked in this one")
+
+
+@pytest.fixture(params=["threads", "workers"])
+def attempt(request: pytest.FixtureRequest, tmp_path: Path,
+            venv_factory: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch
             ) -> Callable[[Path], pyinst.PyinstError]:
+    """Install a bad wheel; it must be refused, and nothing written. Each case runs with
+    the wheel unpacked in a thread, and in a worker process (every wheel counts as big;
+    the parent may not unpack it, so the refusal must come from the worker)."""
     python = venv_factory("3.12")
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "keep.txt").write_text("untouched")
+    processes = 0
+    if request.param == "workers":
+        processes = 2
+        monkeypatch.setattr(pyinst.workers, "BIG_WHEEL", 0)
+        monkeypatch.setattr(pyinst.unpack, "unpack", _not_in_this_process)
 
     def run(wheel: Path) -> pyinst.PyinstError:
         before = tree_snapshot(python.parent.parent), tree_snapshot(outside)
-        with Installer(Config(index_urls=(), cache_dir=tmp_path / "cache")) as inst, \
-                pytest.raises(pyinst.PyinstError) as info:
+        config = Config(index_urls=(), cache_dir=tmp_path / "cache",
+                        unpack_processes=processes)
+        with Installer(config) as inst, pytest.raises(pyinst.PyinstError) as info:
             inst.install([str(wheel)], Target.from_python(python))
         assert (tree_snapshot(python.parent.parent), tree_snapshot(outside)) == before
         assert not list(tmp_path.glob("site-packages-evil*"))
@@ -242,7 +258,10 @@ def test_a_big_member_installs_byte_for_byte(inflater: str, tmp_path: Path,
     big = _big()
     wheel = craft(tmp_path / "w", [OK, (f"{NAME}/big.bin", big)],
                   compression=zipfile.ZIP_DEFLATED)
-    with Installer(Config(index_urls=(), cache_dir=tmp_path / "cache")) as inst:
+    # in this process: a worker process would not see the monkeypatched inflater
+    config = Config(index_urls=(), cache_dir=tmp_path / "cache",
+                    unpack_processes=0 if inflater == "zlib" else None)
+    with Installer(config) as inst:
         inst.install([str(wheel)], Target.from_python(python))
     site = next((python.parent.parent / "lib").glob("python*/site-packages"))
     assert len(big) > 1 << 20 and (site / NAME / "big.bin").read_bytes() == big

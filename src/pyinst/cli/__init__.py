@@ -67,6 +67,9 @@ def _common_options() -> argparse.ArgumentParser:
                        help="how files get from the unpacked-wheel cache into the target")
     cache.add_argument("--compile-bytecode", action="store_true",
                        help="compile installed modules to bytecode (off by default, as uv)")
+    cache.add_argument("--unpack-processes", type=int, default=None, metavar="N",
+                       help="worker processes that unpack big wheels (default: one per "
+                            "core; 0 unpacks in threads)")
     cache.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     cache.add_argument("-v", "--verbose", action="count", default=0, help="say more")
     return common
@@ -261,6 +264,8 @@ def _build_config(args: argparse.Namespace, reqs: RequirementSet) -> Config:
         lock_timeout=args.lock_timeout,
         link_mode=args.link_mode,
         compile_bytecode=args.compile_bytecode,
+        unpack_processes=None if args.unpack_processes is None else max(
+            0, args.unpack_processes),
         refresh=args.refresh,
         offline=args.offline,
         build_isolation=not getattr(args, "no_build_isolation", False),

@@ -36,6 +36,7 @@ SETTINGS = (
     Setting("cache_dir", "str"), Setting("no_cache", "bool"), Setting("refresh", "bool"),
     Setting("offline", "bool"), Setting("lock_timeout", "float"),
     Setting("link_mode", "str"), Setting("compile_bytecode", "bool"),
+    Setting("unpack_processes", "int"),
     Setting("no_build_isolation", "bool"), Setting("break_system_packages", "bool"),
     Setting("python", "str"), Setting("cert", "str"), Setting("proxy", "str"),
     Setting("env_proxy", "bool"), Setting("keyring_provider", "str"),

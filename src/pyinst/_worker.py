@@ -1,0 +1,41 @@
+"""The worker process that `pyinst.workers` starts: unpacks wheels it is sent.
+
+This module is a process's entry point (like the command line), so it may set up its
+own process: file descriptor 1 carries the answers, and anything printed goes to
+standard error instead.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import sys
+from pathlib import Path
+
+
+def main() -> None:
+    from .workers import receive, send
+
+    # Ctrl-C reaches the whole process group: the parent decides, the worker ends
+    # when its input does
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # state-ok: the worker's own process
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # state-ok: the worker's own process; stray output must not corrupt answers
+    requests = sys.stdin.buffer  # state-ok: the worker's own process reads its requests
+    from .unpack import unpack
+
+    send(answers, ("ready", sys.implementation.name, tuple(sys.version_info[:2])))
+    while True:
+        try:
+            pin, wheel, cache_root = receive(requests)
+        except EOFError:
+            return
+        try:
+            answer: tuple[str, object] = ("ok", unpack(pin, Path(wheel), Path(cache_root)))
+        except Exception as exc:  # the parent raises it, as if it had unpacked
+            answer = ("error", exc)
+        try:
+            send(answers, answer)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            send(answers, ("unsendable", repr(answer[1])))

@@ -1,0 +1,161 @@
+"""Big wheels are unpacked by worker processes; small ones, and every wheel when no
+worker can run, in the Installer's threads. Real index, real venvs, real workers."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+import pyinst.unpack
+import pyinst.workers
+from pyinst import Config, Installer, Target
+from pyinst.workers import BIG_WHEEL, can_restart
+
+from helpers import IndexFile, IndexServer, WheelSpec, build_wheel, pip, run_in
+
+#: text that deflate cannot shrink much (hex digests), so the wheel is really big
+_DATA = "".join(hashlib.sha256(str(i).encode()).hexdigest() + "\n" for i in range(16_000))
+_DATA_SHA = hashlib.sha256(_DATA.encode()).hexdigest()
+
+
+@pytest.fixture
+def big_index(tmp_path: Path, make_index: Callable[..., IndexServer]) -> IndexServer:
+    out = tmp_path / "wheels"
+    big = build_wheel(WheelSpec("bigdata", "1.0", requires=("tiny",),
+                                files={"bigdata/data.txt": _DATA}), out)
+    tiny = build_wheel(WheelSpec("tiny", "1.0"), out)
+    assert big.stat().st_size >= BIG_WHEEL > tiny.stat().st_size
+    return make_index({"bigdata": [IndexFile(big)], "tiny": [IndexFile(tiny)]})
+
+
+@pytest.fixture
+def unpacked_here(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """Names of the wheels unpacked in this process (the others went to workers); a
+    wheel may be asked for twice (early, while resolving, and when installing)."""
+    seen: set[str] = set()
+    real = pyinst.unpack.unpack
+
+    def spy(pin: Any, wheel: Path, cache_root: Path) -> Any:
+        seen.add(wheel.name.split("-")[0])
+        return real(pin, wheel, cache_root)
+
+    monkeypatch.setattr(pyinst.unpack, "unpack", spy)
+    return seen
+
+
+def _children() -> list[str]:
+    """This process's child processes (Linux)."""
+    out = []
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        out += (task / "children").read_text().split()
+    return out
+
+
+def _check_installed(python: Path) -> None:
+    code = ("import hashlib, importlib.metadata as m, importlib.resources as r, bigdata, tiny;"
+            "print(m.version('bigdata'), m.version('tiny'),"
+            "hashlib.sha256(r.files('bigdata').joinpath('data.txt').read_bytes()).hexdigest())")
+    assert run_in(python, code).split() == ["1.0", "1.0", _DATA_SHA]
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="counts children in /proc")
+def test_a_big_wheel_is_unpacked_by_a_worker_process(
+        big_index: IndexServer, tmp_path: Path, venv_factory: Callable[[str], Path],
+        unpacked_here: set[str]) -> None:
+    python = venv_factory("3.12")
+    config = Config(index_urls=(big_index.url,), cache_dir=tmp_path / "cache",
+                    unpack_processes=2)
+    with Installer(config) as inst:
+        result = inst.install(["bigdata"], Target.from_python(python))
+        assert _children() == []  # the call's workers ended with the call
+    assert sorted(result.installed) == [("bigdata", "1.0"), ("tiny", "1.0")]
+    assert unpacked_here == {"tiny"}  # the small one here, the big one in a worker
+    _check_installed(python)
+    check = pip(python, "check")  # pip (of the same Python) agrees the set is whole
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def _script(path: Path, body: str) -> str:
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return str(path)
+
+
+@pytest.mark.parametrize("worker", ["missing", "exits", "babbles", "other-python"])
+def test_when_no_worker_can_run_the_threads_unpack(
+        worker: str, big_index: IndexServer, tmp_path: Path,
+        venv_factory: Callable[[str], Path], unpacked_here: set[str]) -> None:
+    pythons = {
+        "missing": str(tmp_path / "no-such-python"),
+        "exits": _script(tmp_path / "python-exits", "exit 3\n"),
+        "babbles": _script(tmp_path / "python-babbles", "echo 'not a worker at all'\n"),
+        # Python 3.8: starts, but cannot be the worker of this interpreter
+        "other-python": "/root/.pyenv/versions/3.8.20/bin/python",
+    }
+    if worker == "other-python" and not Path(pythons[worker]).exists():
+        pythons[worker] = next(str(p) for p in Path("/root/.pyenv/versions").glob(
+            "3.8*/bin/python"))
+    python = venv_factory("3.12")
+    config = Config(index_urls=(big_index.url,), cache_dir=tmp_path / "cache",
+                    unpack_processes=2, worker_python=pythons[worker])
+    with Installer(config) as inst:
+        inst.install(["bigdata"], Target.from_python(python))
+    assert unpacked_here == {"bigdata", "tiny"}
+    _check_installed(python)
+
+
+def test_many_targets_at_once_share_the_workers(
+        big_index: IndexServer, tmp_path: Path, venv_factory: Callable[[str], Path],
+        unpacked_here: set[str]) -> None:
+    pythons = [venv_factory(minor) for minor in ("3.9", "3.12", "3.13")]
+    config = Config(index_urls=(big_index.url,), cache_dir=tmp_path / "cache",
+                    unpack_processes=2)
+    with Installer(config) as inst:
+        results = inst.provision({Target.from_python(p): ["bigdata"] for p in pythons},
+                                 max_workers=3)
+    assert all(not isinstance(r, Exception) for r in results.values()), results
+    assert "bigdata" not in unpacked_here
+    for python in pythons:
+        _check_installed(python)
+
+
+def test_which_interpreters_may_be_restarted() -> None:
+    assert can_restart(sys.executable, frozen=False, gil=True) == os.path.basename(
+        sys.executable).startswith("python")
+    for name in ("/usr/bin/python3", "/usr/bin/python3.13t", "python.exe", "pythonw.exe",
+                 "/opt/pypy/bin/pypy3.10"):
+        assert can_restart(name, frozen=False, gil=True), name
+    assert not can_restart("/usr/bin/uwsgi", frozen=False, gil=True)  # embeds Python
+    assert not can_restart("/opt/app/blender", frozen=False, gil=True)
+    assert not can_restart("", frozen=False, gil=True)
+    assert not can_restart("/usr/bin/python3", frozen=True, gil=True)  # a frozen app
+    assert not can_restart("/usr/bin/python3.13t", frozen=False, gil=False)  # no GIL
+
+
+def test_a_worker_error_is_the_error_the_thread_would_raise(
+        tmp_path: Path, venv_factory: Callable[[str], Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a big wheel whose RECORD does not match its data: refused by the worker, with
+    # the same error type and fields as when a thread unpacks it
+    monkeypatch.setattr(pyinst.workers, "BIG_WHEEL", 0)
+    wheel = build_wheel(WheelSpec("bigdata", "1.0", files={"bigdata/data.txt": _DATA},
+                                  break_record=True), tmp_path / "w")
+    python = venv_factory("3.12")
+    errors = []
+    for processes in (0, 2):
+        config = Config(index_urls=(), cache_dir=tmp_path / f"cache{processes}",
+                        unpack_processes=processes)
+        with Installer(config) as inst, pytest.raises(pyinst.InvalidWheel) as info:
+            inst.install([str(wheel)], Target.from_python(python))
+        errors.append((type(info.value), str(info.value), info.value.package,
+                       info.value.path))
+    assert errors[0] == errors[1]
+    assert "bigdata" in errors[0][1] and "does not match its RECORD" in errors[0][1]
+    assert run_in(python, "import importlib.util as u; print(u.find_spec('bigdata'))") == \
+        "None"
