@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -159,3 +161,40 @@ def test_a_worker_error_is_the_error_the_thread_would_raise(
     assert "bigdata" in errors[0][1] and "does not match its RECORD" in errors[0][1]
     assert run_in(python, "import importlib.util as u; print(u.find_spec('bigdata'))") == \
         "None"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_worker_ends_when_its_parent_dies_without_closing(
+        tmp_path: Path, big_index: IndexServer) -> None:
+    # a host killed in the middle (kill -9, os._exit) closes nothing: its workers see
+    # the end of their input and exit, instead of living on
+    wheel = next(p for p in big_index.projects["bigdata"]).path
+    script = f"""
+import os, sys
+from pathlib import Path
+from packaging.version import Version
+from pyinst.models import Pin
+from pyinst.workers import UnpackWorkers
+workers = UnpackWorkers(sys.executable, 1)
+done = workers.unpack(Pin("bigdata", Version("1.0"), None), Path({str(wheel)!r}),
+                      Path({str(tmp_path / "cache")!r}))
+assert done is not None and done.dist_info == "bigdata-1.0.dist-info"
+print(workers._all[0].proc.pid, flush=True)
+os._exit(0)
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=False, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    pid = int(proc.stdout)
+    deadline = time.monotonic() + 20
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has exited (its parent is gone; init reaps it)
