@@ -74,6 +74,8 @@ class _Session:
         self.cache_root = cache_root
         self._make_sources = make_sources
         self._sources: Sources | None = None
+        #: wheels being unpacked now (here or by workers), for whoever asks again
+        self._unpacking: dict[Path, Future[UnpackedWheel]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -84,17 +86,43 @@ class _Session:
             return self._sources
 
     def unpack(self, pin: Pin, wheel: Path) -> UnpackedWheel:
-        """``wheel`` unpacked into the cache: big wheels by a worker process, when one
-        is at hand; others (and all, without workers) here, one per core at a time."""
-        from .unpack import unpack  # installer: only when a wheel must be unpacked
-        from .workers import BIG_WHEEL
+        """``wheel`` unpacked into the cache: a big wheel by a worker process (by
+        default only when another wheel is being unpacked already: alone, it is
+        unpacked here sooner than a worker starts); others (and all, without workers)
+        here, one per core at a time. A wheel asked for again while it is being
+        unpacked (early, while resolving, and then to install) is waited for."""
+        from concurrent.futures import Future
 
-        if self.workers is not None and wheel.stat().st_size >= BIG_WHEEL:
-            done = self.workers.unpack(pin, wheel, self.cache_root)
-            if done is not None:
-                return done
-        with self.unpack_slots:
-            return unpack(pin, wheel, self.cache_root)
+        from .unpack import unpack  # installer: only when a wheel must be unpacked
+
+        with self._lock:
+            running = self._unpacking.get(wheel)
+            if running is not None:
+                mine = False
+            else:
+                others = bool(self._unpacking)
+                running = self._unpacking[wheel] = Future()
+                mine = True
+        if not mine:
+            return running.result()
+        try:
+            done = None
+            if self.workers is not None and (others or self.workers.eager):
+                from .workers import BIG_WHEEL
+
+                if wheel.stat().st_size >= BIG_WHEEL:
+                    done = self.workers.unpack(pin, wheel, self.cache_root)
+            if done is None:
+                with self.unpack_slots:
+                    done = unpack(pin, wheel, self.cache_root)
+        except BaseException as exc:
+            running.set_exception(exc)
+            raise
+        finally:
+            with self._lock:
+                del self._unpacking[wheel]
+        running.set_result(done)
+        return done
 
     def close(self) -> None:
         with self._lock:
@@ -226,7 +254,7 @@ class Installer:
         python = cfg.worker_python or default_python()
         if (size < 2 and cfg.unpack_processes is None) or size < 1 or python is None:
             return None
-        return UnpackWorkers(python, size)
+        return UnpackWorkers(python, size, eager=cfg.unpack_processes is not None)
 
     @contextlib.contextmanager
     def _call(self, config: Config | None = None) -> Iterator[_Session]:

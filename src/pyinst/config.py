@@ -58,8 +58,9 @@ class Config:
     retry_backoff: float = 0.25
     max_workers: int = 8
     #: worker processes that unpack big wheels (threads share one GIL, processes do
-    #: not): ``None`` is one per core when there are two or more, ``0`` unpacks in
-    #: threads only
+    #: not): ``None`` is one per core when there are two or more, used while another
+    #: wheel is being unpacked (a lone wheel unpacks sooner than a worker starts); a
+    #: number sends every big wheel to that many workers; ``0`` unpacks in threads only
     unpack_processes: int | None = None
     #: the interpreter those workers run on; ``None`` is the running one, when it is a
     #: Python that can be started again (not a program that embeds Python)

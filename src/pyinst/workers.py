@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import pickle
 import re
 import struct
 import subprocess
@@ -61,6 +60,8 @@ def can_restart(executable: str, *, frozen: bool, gil: bool) -> bool:
 
 
 def send(stream: IO[bytes], obj: object) -> None:
+    import pickle  # here: a call that unpacks nothing in a worker never needs it
+
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     stream.write(_HEADER.pack(_MAGIC, len(data)) + data)
     stream.flush()
@@ -77,6 +78,8 @@ def receive(stream: IO[bytes]) -> Any:
     data = stream.read(size)
     if len(data) < size:
         raise EOFError
+    import pickle
+
     try:
         return pickle.loads(data)  # our own worker, over its own pipe
     except Exception as exc:  # e.g. an error type that cannot be made again here
@@ -127,11 +130,16 @@ class _Worker:
 class UnpackWorkers:
     """At most ``size`` worker processes, started on demand, for one call.
 
+    ``eager``: every big wheel goes to a worker (the number was asked for); otherwise a
+    big wheel goes to one only while another wheel is being unpacked.
+
     `unpack` returns ``None`` when no worker can do the job (none could start, or one
     died): the caller then unpacks in its own thread. Thread-safe.
     """
 
-    def __init__(self, python: str, size: int, path: Sequence[str] | None = None) -> None:
+    def __init__(self, python: str, size: int, path: Sequence[str] | None = None, *,
+                 eager: bool = False) -> None:
+        self.eager = eager
         self._python = python
         self._path = list(sys.path if path is None else path)
         self._free = threading.BoundedSemaphore(max(1, size))

@@ -83,6 +83,31 @@ def test_a_big_wheel_is_unpacked_by_a_worker_process(
     assert check.returncode == 0, check.stdout + check.stderr
 
 
+def test_a_lone_big_wheel_is_unpacked_here_without_starting_a_worker(
+        tmp_path: Path, make_index: Callable[..., IndexServer],
+        venv_factory: Callable[[str], Path], unpacked_here: set[str]) -> None:
+    # by default a worker is worth starting only while another wheel is being
+    # unpacked: one wheel alone unpacks here sooner than a worker would start
+    wheel = build_wheel(WheelSpec("bigalone", "1.0", files={"bigalone/data.txt": _DATA}),
+                        tmp_path / "w")
+    index = make_index({"bigalone": [IndexFile(wheel)]})
+    python = venv_factory("3.12")
+    spawned: list[object] = []
+    real = pyinst.workers._Worker.__init__
+
+    def counting(self: Any, *args: Any) -> None:
+        spawned.append(args)
+        real(self, *args)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pyinst.workers._Worker, "__init__", counting)
+        with Installer(Config(index_urls=(index.url,), cache_dir=tmp_path / "c")) as inst:
+            inst.install(["bigalone"], Target.from_python(python))
+    assert unpacked_here == {"bigalone"} and spawned == []
+    assert run_in(python, "import importlib.metadata as m; print(m.version('bigalone'))") \
+        == "1.0"
+
+
 def _script(path: Path, body: str) -> str:
     path.write_text("#!/bin/sh\n" + body)
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
