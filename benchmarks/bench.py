@@ -49,17 +49,41 @@ WORKLOAD = [
 QUICK_WORKLOAD = ["rich", "requests", "black"]
 TOOLS = ("pyinst", "uv", "pip")
 
-# The peak RSS of a command: run it from a tiny wrapper whose only child it is.
+# The peak RSS of a command and its child processes (pyinst's unpacking workers, pip's
+# and uv's bytecode compilers): the sum over the process tree, sampled every 20 ms, and
+# at least the peak of its largest single process (what getrusage tells).
 _WRAPPER = (
-    "import resource, subprocess, sys, time\n"
+    "import os, resource, subprocess, sys, threading, time\n"
+    "def tree(pid):\n"
+    "    out = [pid]\n"
+    "    try:\n"
+    "        for t in os.listdir(f'/proc/{pid}/task'):\n"
+    "            with open(f'/proc/{pid}/task/{t}/children') as f:\n"
+    "                out += [q for c in f.read().split() for q in tree(int(c))]\n"
+    "    except OSError:\n"
+    "        pass\n"
+    "    return out\n"
+    "def rss(pid):\n"
+    "    try:\n"
+    "        with open(f'/proc/{pid}/statm') as f:\n"
+    "            return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') // 1024\n"
+    "    except OSError:\n"
+    "        return 0\n"
+    "peak = [0]\n"
     "t = time.perf_counter()\n"
-    "p = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\n"
+    "p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\n"
+    "def sample():\n"
+    "    while p.poll() is None:\n"
+    "        peak[0] = max(peak[0], sum(rss(q) for q in tree(p.pid)))\n"
+    "        time.sleep(0.02)\n"
+    "if os.path.exists('/proc/self/task'):\n"
+    "    threading.Thread(target=sample, daemon=True).start()\n"
+    "err = p.communicate()[1]\n"
     "dt = time.perf_counter() - t\n"
-    "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-    "sys.stderr.write(p.stderr.decode(errors='replace')[-2000:] if p.returncode else '')\n"
-    "print(p.returncode, dt, rss)\n"
+    "rss_kb = max(peak[0], resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "sys.stderr.write(err.decode(errors='replace')[-2000:] if p.returncode else '')\n"
+    "print(p.returncode, dt, rss_kb)\n"
 )
-
 
 def find_python(minor: str) -> Path:
     for d in sorted(Path("/root/.pyenv/versions").glob(f"{minor}.*")):
@@ -422,7 +446,8 @@ def table(cases: Sequence[Case], python: Path, floor: float, startup: dict[str, 
         "- tools: " + ", ".join(f"{k} = {v}" for k, v in tool_versions().items()),
         f"- workload ({len(reqs)} requirements): {' '.join(reqs)}",
         f"- venvs and caches on: {filesystem(scratch) if scratch else '?'}",
-        f"- {runs} runs per case, tools alternating; medians; wall seconds; peak RSS in MB",
+        f"- {runs} runs per case, tools alternating; medians; wall seconds; peak RSS in MB "
+        "(summed over the tool's processes: pyinst's unpacking workers, the compilers)",
         "- each run installs into a fresh venv; warm runs reuse each tool's own cache (for "
         "pyinst that includes its remembered resolutions); pyinst's and pip's own "
         "bytecode is compiled beforehand, as a pip install of them would",
