@@ -15,7 +15,7 @@ from pathlib import Path
 
 
 def main() -> None:
-    from .workers import receive, send
+    from .workers import hello, receive, send
 
     # Ctrl-C reaches the whole process group: the parent decides, the worker ends
     # when its input does
@@ -25,7 +25,7 @@ def main() -> None:
     requests = sys.stdin.buffer  # state-ok: the worker's own process reads its requests
     from .unpack import unpack
 
-    send(answers, ("ready", sys.implementation.name, tuple(sys.version_info[:2])))
+    send(answers, hello())
     while True:
         try:
             pin, wheel, cache_root = receive(requests)

@@ -59,6 +59,11 @@ def can_restart(executable: str, *, frozen: bool, gil: bool) -> bool:
         os.path.basename(executable)) is not None
 
 
+def hello() -> tuple[str, str, tuple[int, ...]]:
+    """What a worker says first: it runs the same Python, with our code importable."""
+    return ("ready", sys.implementation.name, tuple(sys.version_info[:2]))
+
+
 def send(stream: IO[bytes], obj: object) -> None:
     import pickle  # here: a call that unpacks nothing in a worker never needs it
 
@@ -97,10 +102,9 @@ class _Worker:
 
     def request(self, message: object) -> Any:
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        if not self.ready:  # the hello: the same Python, with our code importable
-            hello = receive(self.proc.stdout)
-            if hello != ("ready", sys.implementation.name, tuple(sys.version_info[:2])):
-                raise EOFError
+        if not self.ready:
+            if receive(self.proc.stdout) != hello():
+                raise EOFError("not a worker of this Python")
             self.ready = True
         send(self.proc.stdin, message)
         return receive(self.proc.stdout)
