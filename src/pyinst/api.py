@@ -61,16 +61,19 @@ class _Session:
 
     def __init__(self, client: IndexClient, fetcher: Fetcher, pool: ThreadPoolExecutor,
                  cache_root: Path, make_sources: Callable[[_Session], Sources],
-                 unpack_slots: threading.Semaphore, workers: UnpackWorkers | None = None
-                 ) -> None:
+                 unpack_slots: threading.Semaphore,
+                 make_workers: Callable[[], UnpackWorkers | None] = lambda: None) -> None:
         self.client = client
         self.fetcher = fetcher
         self.pool = pool
         #: wheels unpacked at once: unpacking is CPU work, and threads beyond the cores
         #: only queue for the GIL (measured: 8 at once took a third longer than 2)
         self.unpack_slots = unpack_slots
-        #: worker processes for big wheels (started on the first one)
-        self.workers = workers
+        #: worker processes for big wheels: the pool is made on the first unpack (a call
+        #: that unpacks nothing never imports it), its processes on the first big wheel
+        self._make_workers = make_workers
+        self._workers: UnpackWorkers | None = None
+        self._workers_made = False
         self.cache_root = cache_root
         self._make_sources = make_sources
         self._sources: Sources | None = None
@@ -103,15 +106,18 @@ class _Session:
                 others = bool(self._unpacking)
                 running = self._unpacking[wheel] = Future()
                 mine = True
+                if not self._workers_made:  # closed: made already, and dropped
+                    self._workers, self._workers_made = self._make_workers(), True
+                workers = self._workers
         if not mine:
             return running.result()
         try:
             done = None
-            if self.workers is not None and (others or self.workers.eager):
+            if workers is not None and (others or workers.eager):
                 from .workers import BIG_WHEEL
 
                 if wheel.stat().st_size >= BIG_WHEEL:
-                    done = self.workers.unpack(pin, wheel, self.cache_root)
+                    done = workers.unpack(pin, wheel, self.cache_root)
             if done is None:
                 with self.unpack_slots:
                     done = unpack(pin, wheel, self.cache_root)
@@ -127,7 +133,7 @@ class _Session:
     def close(self) -> None:
         with self._lock:
             sources, self._sources = self._sources, None
-            workers, self.workers = self.workers, None
+            workers, self._workers, self._workers_made = self._workers, None, True
         if sources is not None:
             sources.close()
         if workers is not None:
@@ -240,7 +246,7 @@ class Installer:
             client = IndexClient(config or self.config, self._http_client, self._cache)
             return _Session(client, Fetcher(client, self._cache, self._emit), self._pool,
                             self._cache.root, self._make_sources, self._unpack_slots,
-                            self._workers())
+                            self._workers)
 
     def _workers(self) -> UnpackWorkers | None:
         """Worker processes for one call's big wheels (none are started until one is

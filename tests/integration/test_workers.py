@@ -19,7 +19,17 @@ import pyinst.workers
 from pyinst import Config, Installer, Target
 from pyinst.workers import BIG_WHEEL, can_restart
 
-from helpers import IndexFile, IndexServer, WheelSpec, build_wheel, pip, run_in
+from helpers import (
+    IndexFile,
+    IndexServer,
+    WheelSpec,
+    build_wheel,
+    find_python,
+    pip,
+    run_cli,
+    run_in,
+    tree_snapshot,
+)
 
 #: text that deflate cannot shrink much (hex digests), so the wheel is really big
 _DATA = "".join(hashlib.sha256(str(i).encode()).hexdigest() + "\n" for i in range(16_000))
@@ -123,11 +133,8 @@ def test_when_no_worker_can_run_the_threads_unpack(
         "exits": _script(tmp_path / "python-exits", "exit 3\n"),
         "babbles": _script(tmp_path / "python-babbles", "echo 'not a worker at all'\n"),
         # Python 3.8: starts, but cannot be the worker of this interpreter
-        "other-python": "/root/.pyenv/versions/3.8.20/bin/python",
+        "other-python": str(find_python("3.8")),
     }
-    if worker == "other-python" and not Path(pythons[worker]).exists():
-        pythons[worker] = next(str(p) for p in Path("/root/.pyenv/versions").glob(
-            "3.8*/bin/python"))
     python = venv_factory("3.12")
     config = Config(index_urls=(big_index.url,), cache_dir=tmp_path / "cache",
                     unpack_processes=2, worker_python=pythons[worker])
@@ -223,3 +230,19 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"  # a zombie has exited (its parent is gone; init reaps it)
+
+
+def test_the_command_line_sets_the_workers(
+        big_index: IndexServer, tmp_path: Path, venv_factory: Callable[[str], Path]) -> None:
+    python = venv_factory("3.12")
+    base = ["install", "-p", str(python), "-i", big_index.url,
+            "--cache-dir", str(tmp_path / "cache")]
+    # a setting that is not a number: one message, exit 2, the venv as it was
+    before = tree_snapshot(python.parent.parent)
+    bad = run_cli(*base, "bigdata", env={"PYINST_UNPACK_PROCESSES": "many"})
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr, bad.stderr
+    assert "PYINST_UNPACK_PROCESSES" in bad.stderr
+    assert tree_snapshot(python.parent.parent) == before
+    ok = run_cli(*base, "--unpack-processes", "2", "bigdata")
+    assert ok.returncode == 0, ok.stderr
+    _check_installed(python)
