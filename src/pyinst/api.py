@@ -459,8 +459,10 @@ class Installer:
             from .apply import python_files
             from .bytecode import compile_files
 
+            # one compiling process per core: more only share the cores, each holding
+            # an interpreter's memory
             compile_files(target.python, [f for w in wheels for f in python_files(w, target)],
-                          workers=self.config.max_workers)
+                          workers=min(self.config.max_workers, _cores()))
 
     @staticmethod
     def _name_local_projects(session: _Session, reqs: list[UserRequirement], target: Target

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -340,6 +342,34 @@ def test_compile_bytecode_with_the_target_interpreter(
     assert pip(python, "uninstall", "-y", "app", "lib").returncode == 0
     assert list(site_packages(python).iterdir()) == []
 
+
+
+def test_bytecode_compiles_with_one_process_per_core_at_most(
+    tmp_path: Path, make_index: Callable[..., IndexServer], venv_factory: Callable[[str], Path]
+) -> None:
+    """However many workers the config allows (downloads), compiling starts at most one
+    target interpreter per core: more only share the cores, each holding its memory."""
+    cores = len(os.sched_getaffinity(0))
+    modules = {f"many/m{i}.py": f"X = {i}\n" for i in range(200 * cores + 1)}  # > 1 chunk/core
+    wheel = build_wheel(WheelSpec("many", "1.0", files=modules), tmp_path / "wheels")
+    index = make_index({"many": [IndexFile(wheel)]})
+    python = venv_factory("3.13")
+    target = Target.from_python(python)
+    # the target's interpreter, through a script that counts the compiling runs
+    log = tmp_path / "compile-runs.log"
+    counting = tmp_path / "counting-python"
+    counting.write_text(f'#!/bin/sh\ncase "$*" in *py_compile*) echo run >> "{log}";; esac\n'
+                        f'exec "{target.python}" "$@"\n')
+    counting.chmod(0o755)
+    target = dataclasses.replace(
+        target, interpreter=dataclasses.replace(target.interpreter, executable=str(counting)))
+    with Installer(config_for(index, compile_bytecode=True, max_workers=8)) as inst:
+        inst.install(["many"], target)
+    assert log.read_text().split() == ["run"] * min(cores, 8)
+    tag = "cpython-313"
+    compiled = (site_packages(python) / "many" / "__pycache__").glob(f"*.{tag}.pyc")
+    assert sorted(p.name for p in compiled) == sorted(
+        [f"{Path(m).stem}.{tag}.pyc" for m in modules] + [f"__init__.{tag}.pyc"])
 
 def _warm_cache(index: IndexServer, venv_factory: Callable[[str], Path],
                 tmp_path: Path) -> Config:
