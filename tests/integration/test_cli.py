@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -193,3 +194,61 @@ def test_install_user_goes_to_the_user_site_and_pip_sees_it(
     assert proc.returncode == 1 and "not visible in the virtual environment" in proc.stderr
     proc = run_cli("install", "--target", str(tmp_path / "t"), "--user", "simple")
     assert proc.returncode == 2 and "--user cannot be combined" in proc.stderr
+
+
+_ARENAS = """
+import ctypes, sys, threading
+from pathlib import Path
+
+def arenas():
+    libc = ctypes.CDLL(None)
+    libc.fopen.restype = ctypes.c_void_p
+    libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    libc.fclose.argtypes = [ctypes.c_void_p]
+    out = Path(sys.argv[1])
+    fp = libc.fopen(bytes(out), b"w")
+    libc.malloc_info(0, fp)
+    libc.fclose(fp)
+    return out.read_text().count("<heap nr=")
+
+if sys.argv[2] == "cli":
+    from pyinst.cli import main
+    assert main(sys.argv[3:]) == 0
+else:
+    from pyinst import Config, Installer, Target
+    with Installer(Config(index_urls=(sys.argv[4],), cache_dir=None)) as inst:
+        inst.install(["app"], Target.from_python(sys.argv[3]), dry_run=True)
+# eight threads allocating at the same time: glibc would give each an arena of its own
+barrier = threading.Barrier(8)
+def allocate():
+    held = bytearray(200_000)
+    barrier.wait()
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(arenas())
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "confstr") or "glibc" not in (os.confstr(
+    "CS_GNU_LIBC_VERSION") or ""), reason="glibc's malloc arenas")
+@pytest.mark.parametrize("caller", ["cli", "library"])
+def test_the_command_line_keeps_mallocs_arenas_few_and_the_library_leaves_them(
+    index: IndexServer, venv: Path, tmp_path: Path, caller: str
+) -> None:
+    """Each thread's own malloc arena keeps what was freed in it: the command line,
+    which owns its process, limits them to two; an embedding application's process is
+    its own to tune."""
+    args = ["cli", "install", "-q", "--dry-run", "--no-cache", "-p", str(venv), "-i",
+            index.url, "app"] if caller == "cli" else ["library", str(venv), index.url]
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PYINST_") and k != "MALLOC_ARENA_MAX"}
+    env["PYINST_CONFIG_FILE"] = os.devnull + ".none.toml"
+    done = subprocess.run([sys.executable, "-c", _ARENAS, str(tmp_path / "info.xml"), *args],
+                          capture_output=True, text=True, env=env, check=True)
+    arenas = int(done.stdout.split()[-1])
+    if caller == "cli":
+        assert arenas <= 2
+    else:
+        assert arenas > 2
