@@ -32,7 +32,7 @@ import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from pyinst import Pin
@@ -49,9 +49,11 @@ WORKLOAD = [
 QUICK_WORKLOAD = ["rich", "requests", "black"]
 TOOLS = ("pyinst", "uv", "pip")
 
-# The peak RSS of a command and its child processes (pyinst's unpacking workers, pip's
-# and uv's bytecode compilers): the sum over the process tree, sampled every 20 ms, and
-# at least the peak of its largest single process (what getrusage tells).
+# The peak memory of a command and its child processes (pyinst's unpacking workers,
+# pip's and uv's bytecode compilers), sampled every 20 ms over the process tree: the sum
+# of RSS (at least the peak of its largest single process, what getrusage tells), which
+# counts pages the processes share (the interpreter, its libraries) once per process,
+# and the sum of PSS, which shares them out (Linux's smaps_rollup; RSS where it is not).
 _WRAPPER = (
     "import os, resource, subprocess, sys, threading, time\n"
     "def tree(pid):\n"
@@ -69,12 +71,20 @@ _WRAPPER = (
     "            return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') // 1024\n"
     "    except OSError:\n"
     "        return 0\n"
-    "peak = [0]\n"
+    "def pss(pid):\n"
+    "    try:\n"
+    "        with open(f'/proc/{pid}/smaps_rollup') as f:\n"
+    "            return next(int(l.split()[1]) for l in f if l.startswith('Pss:'))\n"
+    "    except (OSError, StopIteration):\n"
+    "        return rss(pid)\n"
+    "peak = [0, 0]\n"
     "t = time.perf_counter()\n"
     "p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)\n"
     "def sample():\n"
     "    while p.poll() is None:\n"
-    "        peak[0] = max(peak[0], sum(rss(q) for q in tree(p.pid)))\n"
+    "        procs = tree(p.pid)\n"
+    "        peak[0] = max(peak[0], sum(rss(q) for q in procs))\n"
+    "        peak[1] = max(peak[1], sum(pss(q) for q in procs))\n"
     "        time.sleep(0.02)\n"
     "if os.path.exists('/proc/self/task'):\n"
     "    threading.Thread(target=sample, daemon=True).start()\n"
@@ -82,7 +92,7 @@ _WRAPPER = (
     "dt = time.perf_counter() - t\n"
     "rss_kb = max(peak[0], resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
     "sys.stderr.write(err.decode(errors='replace')[-2000:] if p.returncode else '')\n"
-    "print(p.returncode, dt, rss_kb)\n"
+    "print(p.returncode, dt, rss_kb, peak[1] or rss_kb)\n"
 )
 
 def find_python(minor: str) -> Path:
@@ -214,7 +224,7 @@ class Case:
     public: bool = False
     #: install from this PEP 751 lock instead of the requirements
     lock: Path | None = None
-    samples: dict[str, list[tuple[float, int]]] = field(default_factory=dict)
+    samples: dict[str, list[Sample]] = field(default_factory=dict)
 
 
 def uv_exe() -> str:
@@ -256,18 +266,24 @@ def compile_own_environment() -> None:
         compileall.compile_dir(sysconfig.get_paths()[key], quiet=1, workers=0)
 
 
-def measure(cmd: Sequence[str], cwd: Path) -> tuple[float, int]:
+class Sample(NamedTuple):
+    seconds: float
+    rss_kb: int  # summed over the processes
+    pss_kb: int  # summed over the processes
+
+
+def measure(cmd: Sequence[str], cwd: Path) -> Sample:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PIP_", "UV_", "VIRTUAL_ENV", "PYINST_"))}
     out = subprocess.run([sys.executable, "-c", _WRAPPER, *cmd], capture_output=True,
                          text=True, cwd=cwd, env=env, check=False)
     try:
-        rc, seconds, rss = out.stdout.split()
+        rc, seconds, rss, pss = out.stdout.split()
     except ValueError:
         raise SystemExit(f"could not run {' '.join(cmd)}:\n{out.stderr}") from None
     if rc != "0":
         raise SystemExit(f"command failed ({rc}): {' '.join(cmd)}\n{out.stderr}")
-    return float(seconds), int(rss)
+    return Sample(float(seconds), int(rss), int(pss))
 
 
 def run_case(case: Case, runs: int, python: Path, index: str, reqs: Sequence[str],
@@ -288,7 +304,7 @@ def run_case(case: Case, runs: int, python: Path, index: str, reqs: Sequence[str
             sample = measure(command(tool, venv, index, cache, reqs, case), scratch)
             case.samples.setdefault(tool, []).append(sample)
         print(f"  {case.name} run {n + 1}/{runs}: " + ", ".join(
-            f"{t} {case.samples[t][-1][0]:.2f}s" for t in TOOLS), flush=True)
+            f"{t} {case.samples[t][-1].seconds:.2f}s" for t in TOOLS), flush=True)
 
 
 def make_lock(python: Path, index: str, reqs: Sequence[str], scratch: Path) -> Path:
@@ -337,9 +353,9 @@ def env_command(tool: str, python: Path, path: Path, index: str, cache: Path) ->
 
 
 def run_env_cases(runs: int, python: Path, index: str, scratch: Path
-                  ) -> dict[str, dict[str, list[tuple[float, int]]]]:
+                  ) -> dict[str, dict[str, list[Sample]]]:
     """A fresh environment with pip in it: cold cache and warm cache, tools alternating."""
-    out: dict[str, dict[str, list[tuple[float, int]]]] = {}
+    out: dict[str, dict[str, list[Sample]]] = {}
     path = scratch / "env"
     for kind in ("cold", "warm"):
         caches = {t: scratch / f"env-cache-{kind}-{n}" for n, t in enumerate(ENV_TOOLS)}
@@ -356,17 +372,17 @@ def run_env_cases(runs: int, python: Path, index: str, scratch: Path
                 samples.setdefault(tool, []).append(
                     measure(env_command(tool, python, path, index, caches[tool]), scratch))
             print(f"  environment with pip, {kind} run {n + 1}/{runs}: " + ", ".join(
-                f"{t} {samples[t][-1][0]:.2f}s" for t in ENV_TOOLS), flush=True)
+                f"{t} {samples[t][-1].seconds:.2f}s" for t in ENV_TOOLS), flush=True)
     return out
 
 
-def env_table(results: dict[str, dict[str, list[tuple[float, int]]]]) -> list[str]:
+def env_table(results: dict[str, dict[str, list[Sample]]]) -> list[str]:
     lines = ["", "A fresh virtual environment with pip in it (same mirror; `python -m venv` "
              "runs ensurepip, which has no cache):", "",
              "| case | " + " | ".join(ENV_TOOLS) + " | pyinst/uv | pyinst/venv |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for kind, samples in results.items():
-        p, u, v = (statistics.median(s for s, _ in samples[t]) for t in ENV_TOOLS)
+        p, u, v = (statistics.median(x.seconds for x in samples[t]) for t in ENV_TOOLS)
         lines.append(f"| {kind} cache | {p:.2f} | {u:.2f} | {v:.2f} | {p / u:.2f} | "
                      f"{p / v:.2f} |")
     return lines
@@ -432,11 +448,13 @@ def filesystem(path: Path) -> str:
 
 def table(cases: Sequence[Case], python: Path, floor: float, startup: dict[str, float],
           runs: int, reqs: Sequence[str],
-          envs: dict[str, dict[str, list[tuple[float, int]]]] | None = None,
+          envs: dict[str, dict[str, list[Sample]]] | None = None,
           scratch: Path | None = None) -> str:
-    med = {(c.name, t): statistics.median(s for s, _ in c.samples[t])
+    med = {(c.name, t): statistics.median(x.seconds for x in c.samples[t])
            for c in cases for t in TOOLS if c.samples.get(t)}
-    rss = {(c.name, t): statistics.median(r for _, r in c.samples[t]) / 1024
+    rss = {(c.name, t): statistics.median(x.rss_kb for x in c.samples[t]) / 1024
+           for c in cases for t in TOOLS if c.samples.get(t)}
+    pss = {(c.name, t): statistics.median(x.pss_kb for x in c.samples[t]) / 1024
            for c in cases for t in TOOLS if c.samples.get(t)}
     lines = [
         f"# pyinst vs uv vs pip ({time.strftime('%Y-%m-%d')})",
@@ -446,14 +464,17 @@ def table(cases: Sequence[Case], python: Path, floor: float, startup: dict[str, 
         "- tools: " + ", ".join(f"{k} = {v}" for k, v in tool_versions().items()),
         f"- workload ({len(reqs)} requirements): {' '.join(reqs)}",
         f"- venvs and caches on: {filesystem(scratch) if scratch else '?'}",
-        f"- {runs} runs per case, tools alternating; medians; wall seconds; peak RSS in MB "
-        "(summed over the tool's processes: pyinst's unpacking workers, the compilers)",
+        f"- {runs} runs per case, tools alternating; medians; wall seconds; peak memory in "
+        "MB summed over the tool's processes (pyinst's unpacking workers, the compilers): "
+        "RSS, which counts the pages they share once per process, and PSS, which shares "
+        "them out",
         "- each run installs into a fresh venv; warm runs reuse each tool's own cache (for "
         "pyinst that includes its remembered resolutions); pyinst's and pip's own "
         "bytecode is compiled beforehand, as a pip install of them would",
         "",
-        "| case | pyinst | uv | pip | pyinst/uv | pyinst/pip | RSS pyinst | RSS uv | RSS pip |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| case | pyinst | uv | pip | pyinst/uv | pyinst/pip | RSS pyinst | RSS uv | RSS pip "
+        "| PSS pyinst | PSS uv | PSS pip |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for c in cases:
         p, u, q = (med.get((c.name, t)) for t in TOOLS)
@@ -461,8 +482,7 @@ def table(cases: Sequence[Case], python: Path, floor: float, startup: dict[str, 
             continue
         lines.append(
             f"| {c.name} | {p:.2f} | {u:.2f} | {q:.2f} | {p / u:.2f} | {p / q:.2f} | "
-            f"{rss[(c.name, 'pyinst')]:.0f} | {rss[(c.name, 'uv')]:.0f} | "
-            f"{rss[(c.name, 'pip')]:.0f} |")
+            + " | ".join(f"{m[(c.name, t)]:.0f}" for m in (rss, pss) for t in TOOLS) + " |")
     lines += env_table(envs) if envs else []
     if floor:
         lines += ["", f"Floor for a warm install (`cp -al` of the installed venv): {floor:.2f}s"]
