@@ -186,16 +186,17 @@ class _Wheel(WheelFile):
         self._record: dict[str, tuple[str, str]] | None = None
 
     def record(self) -> dict[str, tuple[str, str]]:
-        """RECORD as path -> (hash, size), read and parsed (by installer) once."""
+        """RECORD as path -> (hash, size), read and parsed (by installer) once; without
+        the bytecode files `get_contents` leaves out."""
         if self._record is None:
             self._record = {path: (h, size) for path, h, size in parse_record_file(
-                self.read_dist_info("RECORD").splitlines())}
+                self.read_dist_info("RECORD").splitlines()) if not _in_pycache(path)}
         return self._record
 
     def get_contents(self) -> Iterator[tuple[tuple[str, str, str], BinaryIO, bool]]:
         record = self.record()
         for item in self._zf.infolist():
-            if item.filename[-1:] == "/":
+            if item.filename[-1:] == "/" or _in_pycache(item.filename):
                 continue
             h, size = record.get(item.filename, ("", ""))
             row = (item.filename, h, size)
@@ -264,6 +265,15 @@ class _Wheel(WheelFile):
         if inflater is not None and not inflater.eof:
             raise zipfile.BadZipFile(f"truncated member {item.filename}")
         _check_member(item, size, crc if check_crc else None)
+
+
+def _in_pycache(path: str) -> bool:
+    """A wheel's bytecode in a ``__pycache__`` directory is not installed: it would be
+    stale or foreign to the target's interpreter, and the target compiles its own.
+    installer skips it too, but warns through the process's ``warnings`` (printed on
+    the host's stderr), so it is left out before installer sees it, and RECORD's entry
+    for it is not asked for."""
+    return "__pycache__/" in path and "__pycache__" in path.split("/")[:-1]
 
 
 def _check_member(item: zipfile.ZipInfo, size: int, crc: int | None) -> None:

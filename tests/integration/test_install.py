@@ -603,3 +603,24 @@ def test_linking_never_asks_to_make_the_targets_existing_directories(
     assert len(result.installed) == 3
     assert again == []
     assert run_in(python, "import app, lib, helper; print('ok')") == "ok"
+
+
+def test_a_wheels_own_bytecode_is_left_out_quietly(
+    tmp_path: Path, make_index: Callable[..., IndexServer], venv_factory: Callable[[str], Path]
+) -> None:
+    """Bytecode a wheel carries in ``__pycache__`` (listed in its RECORD) is not
+    installed, the wheel is not refused for it, and nothing is printed about it."""
+    wheel = build_wheel(WheelSpec("withpyc", "1.0", files={
+        "withpyc/__init__.py": "X = 1\n",
+        "withpyc/__pycache__/__init__.cpython-313.pyc": "stale bytes",
+    }), tmp_path / "wheels")
+    index = make_index({"withpyc": [IndexFile(wheel)]})
+    python = venv_factory("3.13")
+    done = run_cli("install", "-q", "-p", str(python), "-i", index.url, "--no-cache", "withpyc")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    site = site_packages(python)
+    assert not (site / "withpyc" / "__pycache__").exists()
+    assert "__pycache__" not in (site / "withpyc-1.0.dist-info" / "RECORD").read_text()
+    assert run_in(python, "import withpyc; print(withpyc.X)") == "1"
+    assert pip(python, "uninstall", "-y", "withpyc").returncode == 0
+    assert list(site.iterdir()) == []
