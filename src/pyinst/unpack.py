@@ -185,6 +185,15 @@ class _Wheel(WheelFile):
         self._fd = fd
         self._record: dict[str, tuple[str, str]] | None = None
 
+    @property
+    def dist_info_filenames(self) -> list[str]:
+        """The files in the .dist-info directory, found by prefix: installer's own way
+        calls ``posixpath.commonpath`` for every member of the wheel (to see whether
+        there is an entry_points.txt)."""
+        prefix = self.dist_info_dir + "/"
+        return [name[len(prefix):] for name in self._zf.namelist()
+                if name.startswith(prefix) and name[-1:] != "/"]
+
     def record(self) -> dict[str, tuple[str, str]]:
         """RECORD as path -> (hash, size), read and parsed (by installer) once; without
         the bytecode files `get_contents` leaves out."""
