@@ -35,6 +35,9 @@ from .unpacked import UnpackedWheel
 #: matters, and a call with only small wheels starts no process at all
 BIG_WHEEL = 256 * 1024
 
+#: seconds a worker has to start and say hello (it takes about a tenth of one)
+HELLO_TIMEOUT = 30.0
+
 #: each message: a magic word, its length, its pickle
 _HEADER = struct.Struct("<4sQ")
 _MAGIC = b"PYIW"
@@ -103,11 +106,29 @@ class _Worker:
     def request(self, message: object) -> Any:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         if not self.ready:
-            if receive(self.proc.stdout) != hello():
+            if self._hello(self.proc.stdout) != hello():
                 raise EOFError("not a worker of this Python")
             self.ready = True
         send(self.proc.stdin, message)
         return receive(self.proc.stdout)
+
+    def _hello(self, out: IO[bytes]) -> Any:
+        """The worker's first message; a worker silent for `HELLO_TIMEOUT` (a
+        ``worker_python`` that is no Python, say) is given up on: the threads unpack."""
+        if os.name == "posix":
+            import select
+
+            if not select.select([out], [], [], HELLO_TIMEOUT)[0]:
+                raise EOFError("no hello")
+            return receive(out)
+        # elsewhere a pipe cannot be waited on: the silent worker is ended, which
+        # closes its pipe
+        silent = threading.Timer(HELLO_TIMEOUT, self.proc.kill)
+        silent.start()
+        try:
+            return receive(out)
+        finally:
+            silent.cancel()
 
     def stop(self, *, busy: bool = False, kill: bool = False) -> None:
         """End the worker (at the end of its input, or at once with ``kill``) and wait

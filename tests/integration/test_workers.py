@@ -124,17 +124,20 @@ def _script(path: Path, body: str) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("worker", ["missing", "exits", "babbles", "other-python"])
+@pytest.mark.parametrize("worker", ["missing", "exits", "babbles", "hangs", "other-python"])
 def test_when_no_worker_can_run_the_threads_unpack(
-        worker: str, big_index: IndexServer, tmp_path: Path,
+        worker: str, big_index: IndexServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         venv_factory: Callable[[str], Path], unpacked_here: set[str]) -> None:
     pythons = {
         "missing": str(tmp_path / "no-such-python"),
         "exits": _script(tmp_path / "python-exits", "exit 3\n"),
         "babbles": _script(tmp_path / "python-babbles", "echo 'not a worker at all'\n"),
+        # starts, and never says hello (nor reads its input; its child holds the pipe)
+        "hangs": _script(tmp_path / "python-hangs", "sleep 20\n"),
         # Python 3.8: starts, but cannot be the worker of this interpreter
         "other-python": str(find_python("3.8")),
     }
+    monkeypatch.setattr(pyinst.workers, "HELLO_TIMEOUT", 1.0)
     python = venv_factory("3.12")
     config = Config(index_urls=(big_index.url,), cache_dir=tmp_path / "cache",
                     unpack_processes=2, worker_python=pythons[worker])
@@ -142,6 +145,7 @@ def test_when_no_worker_can_run_the_threads_unpack(
         inst.install(["bigdata"], Target.from_python(python))
     assert unpacked_here == {"bigdata", "tiny"}
     _check_installed(python)
+    assert _children() == []  # the hanging one too: stopped, and waited for
 
 
 def test_many_targets_at_once_share_the_workers(
