@@ -179,8 +179,7 @@ class Installer:
         self._http: httpx.Client | None = None
         self._cache: Cache | None = None
         self._pool: ThreadPoolExecutor | None = None
-        self._unpack_slots = threading.BoundedSemaphore(
-            max(1, min(self.config.max_workers, _cores())))
+        self._unpack_slots = threading.BoundedSemaphore(self._per_core())
         self._tmp_cache: str | None = None
         self._closed = False
 
@@ -256,7 +255,7 @@ class Installer:
         cfg = self.config
         size = cfg.unpack_processes
         if size is None:
-            size = min(cfg.max_workers, _cores())
+            size = self._per_core()
         python = cfg.worker_python or default_python()
         if (size < 2 and cfg.unpack_processes is None) or size < 1 or python is None:
             return None
@@ -449,10 +448,15 @@ class Installer:
             installed=[(d.name, str(d.version), str(d.dist_info)) for d in installed.values()])
         return memo, key
 
+    def _per_core(self) -> int:
+        """At most one per core (and no more than ``max_workers``): for CPU work, where
+        more only share the cores."""
+        return max(1, min(self.config.max_workers, _cores()))
+
     def _apply_workers(self) -> int:
         """Threads for linking files into a target: about one per core (measured: more
         threads than cores make it slower, the work being mostly system time)."""
-        return max(1, min(self.config.max_workers, _cores(), 4))
+        return min(self._per_core(), 4)
 
     def _compile(self, wheels: Sequence[PreparedWheel], target: Target) -> None:
         if self.config.compile_bytecode:
@@ -462,7 +466,7 @@ class Installer:
             # one compiling process per core: more only share the cores, each holding
             # an interpreter's memory
             compile_files(target.python, [f for w in wheels for f in python_files(w, target)],
-                          workers=min(self.config.max_workers, _cores()))
+                          workers=self._per_core())
 
     @staticmethod
     def _name_local_projects(session: _Session, reqs: list[UserRequirement], target: Target

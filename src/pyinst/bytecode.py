@@ -8,7 +8,6 @@ not compile (a SyntaxError in a py2-only module, say) are skipped, as pip and uv
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,12 +25,12 @@ for line in sys.stdin:
 """
 
 
-def compile_files(python: str, files: Sequence[Path], *, workers: int | None = None) -> None:
+def compile_files(python: str, files: Sequence[Path], *, workers: int) -> None:
     """Compile ``files`` to ``__pycache__`` with ``python`` (at most ``workers`` at once)."""
     todo = [str(f) for f in files if f.suffix == ".py"]
     if not todo:
         return
-    n = max(1, min(workers or os.cpu_count() or 1, (len(todo) + 199) // 200))
+    n = max(1, min(workers, (len(todo) + 199) // 200))
     chunks = [todo[i::n] for i in range(n)]
 
     def run(chunk: list[str]) -> None:
