@@ -96,7 +96,7 @@ class _Session:
         unpacked (early, while resolving, and then to install) is waited for."""
         from concurrent.futures import Future
 
-        from .unpack import unpack  # installer: only when a wheel must be unpacked
+        from .unpack import unpack  # only when a wheel must be unpacked
 
         with self._lock:
             running = self._unpacking.get(wheel)

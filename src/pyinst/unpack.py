@@ -1,17 +1,21 @@
 """Each wheel is verified and unpacked once, into the cache; installs link from there.
 
-`installer` does the unpacking, into a destination of ours that lays files out by
-scheme (``<entry>/<scheme>/<path>``) and records, instead of writing them, what depends
-on the target: console scripts and RECORD. A manifest lists every file with its hash,
-so an install never reads or decompresses the wheel again.
+The wheel is read here, not through `installer`: its members are routed to their
+schemes (PEP 427: the archive's root to purelib or platlib as WHEEL says, ``.data/<scheme>/``
+to that scheme) and written into ``<entry>/<scheme>/<path>``, each checked against the
+wheel's RECORD as it is written; what depends on the target (console scripts, RECORD) is
+recorded, not written. A manifest lists every file with its hash, so an install never
+reads or decompresses the wheel again. (`installer` did this walk; its per-file
+bookkeeping was a sixth of an unpack's CPU, and importing it a fifth of a worker's
+start-up.)
 """
 
 from __future__ import annotations
 
 import base64
+import csv
 import dataclasses
 import hashlib
-import io
 import os
 import re
 import shutil
@@ -22,13 +26,7 @@ import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO, cast
-
-import installer
-from installer.destinations import WheelDestination
-from installer.exceptions import InstallerError
-from installer.records import Hash, InvalidRecordEntry, RecordEntry, parse_record_file
-from installer.sources import WheelFile
+from typing import cast
 
 from .cache import EntryLock, file_sha256
 from .errors import InvalidWheel
@@ -50,35 +48,28 @@ except ImportError:  # pragma: no cover - other platforms
     _zlib = zlib  # type: ignore[misc,unused-ignore]
 _INFLATE_ERRORS = (zlib.error, cast("type[Exception]", _zlib.error))  # isal: IsalError
 
+#: the schemes a wheel's ``.data`` directory may hold (PEP 427, sysconfig's names)
+_SCHEMES = frozenset({"purelib", "platlib", "headers", "scripts", "data"})
 
-class _UnpackDestination(WheelDestination):
+
+class _Destination:
     """Writes into ``<root>/<scheme>/<path>`` and checks each file against the wheel's
     RECORD as it is written, so a wheel is decompressed exactly once."""
 
-    def __init__(self, root: Path, record: dict[str, tuple[str, str]], data_dir: str,
-                 label: str) -> None:
+    def __init__(self, root: Path, record: dict[str, tuple[str, str]], label: str) -> None:
         self._root = root
         self._record = record
-        self._data_dir = data_dir
         self._label = label
         self.seen: set[str] = set()
         self._made_dirs: set[str] = set()
         self._bases: dict[str, str] = {}
         self.files: list[UnpackedFile] = []
-        self.scripts: list[tuple[str, str, str, str]] = []
-        self.root_scheme = ""
 
-    def _expected(self, scheme: str, rel: str) -> tuple[str, tuple[str, str]] | None:
-        for key in (rel, f"{self._data_dir}/{scheme}/{rel}"):
-            if key in self._record:
-                return key, self._record[key]
-        return None
-
-    def write_file(self, scheme: str, path: str | os.PathLike[str],
-                   stream: BinaryIO, is_executable: bool) -> RecordEntry:
-        raw = os.fspath(path)
-        rel = raw.replace("\\", "/")
+    def write_file(self, scheme: str, rel: str, member: str, chunks: Iterable[bytes],
+                   is_executable: bool) -> None:
+        """Write the wheel's ``member`` as ``rel`` in ``scheme``."""
         # strings, not pathlib: this runs for every file of every wheel unpacked
+        rel = rel.replace("\\", "/")
         base = self._bases.get(scheme)
         if base is None:
             base = self._bases[scheme] = os.path.normpath(os.path.join(self._root, scheme))
@@ -86,16 +77,16 @@ class _UnpackDestination(WheelDestination):
         if not full.startswith(base + os.sep) or _DRIVE.match(rel) or rel.startswith("/") \
                 or ".." in rel.split("/"):
             raise InvalidWheel(f"invalid wheel {self._label}: it writes outside its "
-                               f"scheme: {raw}")
-        expected = self._expected(scheme, rel)
-        if expected is None and rel.rsplit("/", 1)[-1] not in _UNRECORDED:
-            raise InvalidWheel(f"invalid wheel {self._label}: {rel} is not in its RECORD")
+                               f"scheme: {member}")
+        expected = self._record.get(member)
+        if expected is None and member.rsplit("/", 1)[-1] not in _UNRECORDED:
+            raise InvalidWheel(f"invalid wheel {self._label}: {member} is not in its RECORD")
         algo = "sha256"
-        if expected is not None and expected[1][0]:
-            algo = expected[1][0].split("=", 1)[0]
+        if expected is not None and expected[0]:
+            algo = expected[0].split("=", 1)[0]
             if algo not in hashlib.algorithms_guaranteed or algo in ("md5", "sha1"):
                 raise InvalidWheel(f"invalid wheel {self._label}: RECORD uses the weak or "
-                                   f"unknown hash '{algo}' for {rel}")
+                                   f"unknown hash '{algo}' for {member}")
         parent = os.path.dirname(full)
         if parent not in self._made_dirs:  # one mkdir per directory, not per file
             os.makedirs(parent, exist_ok=True)
@@ -105,8 +96,6 @@ class _UnpackDestination(WheelDestination):
         fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
                      0o777 if is_executable else 0o666)
         try:
-            chunks = stream.chunks if isinstance(stream, _Member) else \
-                iter(lambda: stream.read(_STEP), b"")
             size = 0
             for chunk in chunks:
                 _write_all(fd, chunk)
@@ -117,31 +106,18 @@ class _UnpackDestination(WheelDestination):
         finally:
             os.close(fd)
         if expected is not None:
-            key, (want_hash, want_size) = expected
-            self.seen.add(key)
+            self.seen.add(member)
+            want_hash, want_size = expected
             if want_hash:
                 have = algo + "=" + base64.urlsafe_b64encode(check.digest()).decode().rstrip("=")
                 if have != want_hash or (want_size and int(want_size) != size):
-                    raise InvalidWheel(f"invalid wheel {self._label}: {key} does not match "
+                    raise InvalidWheel(f"invalid wheel {self._label}: {member} does not match "
                                        "its RECORD entry")
-        h = record_hash(digest.digest())
-        self.files.append(UnpackedFile(scheme, rel, h, size, is_executable))
-        return RecordEntry(rel, Hash("sha256", h.split("=", 1)[1]), size)
+        self.files.append(UnpackedFile(scheme, rel, record_hash(digest.digest()), size,
+                                       is_executable))
 
-    def write_script(self, name: str, module: str, attr: str,  # type: ignore[override,unused-ignore]
-                     section: str) -> RecordEntry:
-        if not _SCRIPT_NAME.fullmatch(name) or _INTERPRETER_NAME.fullmatch(name):
-            raise InvalidWheel(f"invalid wheel {self._label}: entry point name {name!r} is "
-                               "not a plain command name (or would replace the interpreter)")
-        if not _DOTTED.fullmatch(module) or not _DOTTED.fullmatch(attr):
-            raise InvalidWheel(f"invalid wheel {self._label}: entry point {name!r} has an "
-                               f"invalid value {module}:{attr}")
-        self.scripts.append((name, module, attr, section))
-        return RecordEntry(name, None, None)
-
-    def finalize_installation(self, scheme: str, record_file_path: str,  # type: ignore[override,unused-ignore]
-                              records: Iterable[tuple[str, RecordEntry]]) -> None:
-        self.root_scheme = scheme
+    def check_complete(self) -> None:
+        """Every file RECORD lists with a hash was in the wheel."""
         missing = [p for p, (h, _) in self._record.items() if h and p not in self.seen]
         if missing:
             raise InvalidWheel(f"invalid wheel {self._label}: RECORD lists files the wheel "
@@ -154,15 +130,6 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-class _Member(io.BytesIO):
-    """A wheel member inflated by `_Wheel`, as chunks that `_UnpackDestination` writes
-    and hashes directly (one chunk, unless the member is big)."""
-
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        super().__init__()
-        self.chunks = chunks
-
-
 #: members up to this size (uncompressed) are inflated in one call; bigger ones in
 #: steps of `_STEP` compressed bytes (that bounds the memory a thread holds)
 _AT_ONCE = 1 << 20
@@ -170,56 +137,60 @@ _STEP = 1 << 18
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 
 
-class _Wheel(WheelFile):
-    """`installer`'s wheel source, reading each member with one ``pread`` and inflating
-    it with one call instead of through `zipfile`'s buffered stream: the same bytes in
-    a fraction of the time (unpacking is most of a cold install), and both calls
-    release the GIL, so wheels unpack on all cores at once. zipfile's checks are kept:
-    the local header must name the member the central directory names, and sizes must
-    match; the CRC is checked when RECORD has no hash for the member (when it has one,
-    the destination checks that, which is stronger)."""
+class _Wheel:
+    """A wheel's members, each read with one ``pread`` and inflated with one call
+    instead of through `zipfile`'s buffered stream: the same bytes in a fraction of the
+    time (unpacking is most of a cold install), and both calls release the GIL, so
+    wheels unpack on all cores at once. zipfile's checks are kept: the local header
+    must name the member the central directory names, and sizes must match; the CRC is
+    checked when RECORD has no hash for the member (when it has one, the destination
+    checks that, which is stronger)."""
 
-    def __init__(self, zf: zipfile.ZipFile, fd: int) -> None:
-        super().__init__(zf)
+    def __init__(self, zf: zipfile.ZipFile, fd: int, dist_info: str) -> None:
         self._zf = zf
         self._fd = fd
+        self.dist_info = dist_info
         self._record: dict[str, tuple[str, str]] | None = None
 
-    @property
-    def dist_info_filenames(self) -> list[str]:
-        """The files in the .dist-info directory, found by prefix: installer's own way
-        calls ``posixpath.commonpath`` for every member of the wheel (to see whether
-        there is an entry_points.txt)."""
-        prefix = self.dist_info_dir + "/"
-        return [name[len(prefix):] for name in self._zf.namelist()
-                if name.startswith(prefix) and name[-1:] != "/"]
+    def read_dist_info(self, filename: str) -> str:
+        return self._zf.read(f"{self.dist_info}/{filename}").decode("utf-8")
 
     def record(self) -> dict[str, tuple[str, str]]:
-        """RECORD as path -> (hash, size), read and parsed (by installer) once; without
-        the bytecode files `get_contents` leaves out."""
+        """RECORD as path -> (hash, size), read and parsed once; without the bytecode
+        files `contents` leaves out."""
         if self._record is None:
-            self._record = {path: (h, size) for path, h, size in parse_record_file(
-                self.read_dist_info("RECORD").splitlines()) if not _in_pycache(path)}
+            record: dict[str, tuple[str, str]] = {}
+            rows = csv.reader(self.read_dist_info("RECORD").splitlines())
+            for number, row in enumerate(rows, start=1):
+                if len(row) != 3:
+                    raise ValueError(f"RECORD's row {number}: expected 3 elements, got "
+                                     f"{len(row)}")
+                if not _in_pycache(row[0]):
+                    record[row[0]] = (row[1], row[2])
+            self._record = record
         return self._record
 
-    def get_contents(self) -> Iterator[tuple[tuple[str, str, str], BinaryIO, bool]]:
+    def contents(self) -> Iterator[tuple[str, bool, Iterable[bytes], bool]]:
+        """Each member (not directories, not bytecode) as its name, whether RECORD has
+        a hash for it, its bytes (one chunk, unless the member is big), and whether it
+        is executable."""
         record = self.record()
         for item in self._zf.infolist():
             if item.filename[-1:] == "/" or _in_pycache(item.filename):
                 continue
-            h, size = record.get(item.filename, ("", ""))
-            row = (item.filename, h, size)
+            hashed = bool(record.get(item.filename, ("", ""))[0])
             mode = item.external_attr >> 16
             executable = bool(mode and stat.S_ISREG(mode) and mode & 0o111)
             if item.flag_bits & 1:
                 raise zipfile.BadZipFile(f"the member {item.filename} is encrypted")
             if item.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 with self._zf.open(item) as stream:  # bzip2, lzma: allowed, never seen
-                    yield row, cast(BinaryIO, stream), executable
+                    yield item.filename, hashed, iter(lambda: stream.read(_STEP), b""), \
+                        executable
             elif item.file_size <= _AT_ONCE:
-                yield row, _Member((self._read(item, not row[1]),)), executable
+                yield item.filename, hashed, (self._read(item, not hashed),), executable
             else:
-                yield row, _Member(self._stream(item, not row[1])), executable
+                yield item.filename, hashed, self._stream(item, not hashed), executable
 
     def _local(self, item: zipfile.ZipInfo, also: int) -> tuple[bytes, int]:
         """The member's local header and ``also`` bytes after it (one read, when its
@@ -279,9 +250,8 @@ class _Wheel(WheelFile):
 def _in_pycache(path: str) -> bool:
     """A wheel's bytecode in a ``__pycache__`` directory is not installed: it would be
     stale or foreign to the target's interpreter, and the target compiles its own.
-    installer skips it too, but warns through the process's ``warnings`` (printed on
-    the host's stderr), so it is left out before installer sees it, and RECORD's entry
-    for it is not asked for."""
+    Left out quietly (installer skips it too, but warns through the process's
+    ``warnings``), and RECORD's entry for it is not asked for."""
     return "__pycache__/" in path and "__pycache__" in path.split("/")[:-1]
 
 
@@ -318,39 +288,56 @@ def _check_zip(zf: zipfile.ZipFile, fd: int, label: str) -> list[str]:
     return names
 
 
-def _check_identity(pin: Pin, wf: WheelFile, label: str, path: Path,
-                    names: list[str]) -> str:
-    ok, name, version = names_itself(wf.read_dist_info("METADATA").encode("utf-8"), pin.name,
-                                     pin.version)
-    if not ok:
-        raise InvalidWheel(f"invalid wheel {label}: its metadata says {name} {version}",
-                           package=pin.name, path=str(path))
+def _identify(pin: Pin, zf: zipfile.ZipFile, label: str, path: Path,
+              names: list[str]) -> tuple[str, str]:
+    """The wheel's .dist-info directory (there must be one, for ``pin``, whose METADATA
+    names ``pin``) and the name of its .data directory."""
     tops = {n.split("/", 1)[0] for n in names if "/" in n}
     infos = sorted(t for t in tops if t.endswith(".dist-info"))
     want = f"{pin.name}-{pin.version}.dist-info"
     if len(infos) != 1 or _normal_dist_info(infos[0]) != _normal_dist_info(want):
         raise InvalidWheel(f"invalid wheel {label}: expected one {want} directory, found "
                            f"{', '.join(infos) or 'none'}", package=pin.name, path=str(path))
-    wheel_text = wf.read_dist_info("WHEEL")
-    if "Wheel-Version: 1." not in wheel_text:
-        raise InvalidWheel(f"invalid wheel {label}: unsupported Wheel-Version",
+    dist_info = infos[0]
+    ok, name, version = names_itself(zf.read(f"{dist_info}/METADATA"), pin.name,
+                                     pin.version)
+    if not ok:
+        raise InvalidWheel(f"invalid wheel {label}: its metadata says {name} {version}",
                            package=pin.name, path=str(path))
-    return str(wf.dist_info_dir)
+    # PEP 427 names it as the .dist-info directory is named; any spelling of the same
+    # project and version is taken (another top-level name is a directory like any)
+    stem = _normal_dist_info(dist_info)
+    data = [t for t in tops if t.endswith(".data")
+            and _normal_dist_info(t[:-len(".data")] + ".dist-info") == stem]
+    return dist_info, (data[0] if len(data) == 1 else dist_info[:-len(".dist-info")] + ".data")
+
+
+def _root_scheme(wf: _Wheel, label: str) -> str:
+    """Where the archive's root goes (purelib or platlib), as WHEEL says."""
+    fields: dict[str, str] = {}
+    for line in wf.read_dist_info("WHEEL").splitlines():
+        key, sep, value = line.partition(":")
+        if sep and not key[:1].isspace():
+            fields.setdefault(key.strip().lower(), value.strip())
+    if not fields.get("wheel-version", "").startswith("1."):
+        raise InvalidWheel(f"invalid wheel {label}: unsupported Wheel-Version")
+    return "purelib" if fields.get("root-is-purelib", "").lower() == "true" else "platlib"
 
 
 _ENTRY_VALUE = re.compile(
     r"\s*(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+)\s*)?(\[[\w\s,.-]*\])?\s*")
 
 
-def _check_entry_points(wf: WheelFile, label: str) -> None:
-    """Console and GUI commands, checked before installer sees them (it asserts, and
-    an ``assert`` is no check at all under ``python -O``)."""
+def _entry_points(wf: _Wheel, label: str) -> list[tuple[str, str, str, str]]:
+    """The wheel's console and GUI commands as (name, module, attribute, "console" or
+    "gui"), each checked: a plain command name that is not the interpreter's, and a
+    dotted module and attribute."""
     import configparser
 
     try:
         text = wf.read_dist_info("entry_points.txt")
-    except (KeyError, FileNotFoundError):
-        return
+    except KeyError:
+        return []
     parser = configparser.ConfigParser(delimiters="=", interpolation=None)
     parser.optionxform = str  # type: ignore[assignment,method-assign]
     try:
@@ -358,8 +345,9 @@ def _check_entry_points(wf: WheelFile, label: str) -> None:
     except configparser.Error as exc:
         raise InvalidWheel(f"invalid wheel {label}: unreadable entry_points.txt "
                            f"({str(exc).splitlines()[0]})") from None
-    for section in ("console_scripts", "gui_scripts"):
-        if not parser.has_section(section):
+    found = []
+    for section in parser.sections():
+        if section not in ("console_scripts", "gui_scripts"):
             continue
         for name, value in parser.items(section):
             m = _ENTRY_VALUE.fullmatch(value)
@@ -370,6 +358,9 @@ def _check_entry_points(wf: WheelFile, label: str) -> None:
                     or not _DOTTED.fullmatch(m.group("attr")):
                 raise InvalidWheel(f"invalid wheel {label}: entry point {name!r} has an "
                                    f"invalid value {value!r}")
+            found.append((name, m.group("module"), m.group("attr"),
+                          section[:-len("_scripts")]))
+    return found
 
 
 def _normal_dist_info(name: str) -> tuple[str, str]:
@@ -411,19 +402,34 @@ def _unpack_into(pin: Pin, wheel: Path, root: Path) -> UnpackedWheel:
     try:
         with open(wheel, "rb") as fh, zipfile.ZipFile(fh) as zf:
             names = _check_zip(zf, fh.fileno(), label)
-            wf = _Wheel(zf, fh.fileno())
-            dist_info = _check_identity(pin, wf, label, wheel, names)
-            _check_entry_points(wf, label)
-            dest = _UnpackDestination(root, wf.record(), str(wf.data_dir), label)
-            installer.install(wf, dest, {})
-    except InvalidWheel:
+            dist_info, data_dir = _identify(pin, zf, label, wheel, names)
+            wf = _Wheel(zf, fh.fileno(), dist_info)
+            root_scheme = _root_scheme(wf, label)
+            scripts = tuple(_entry_points(wf, label))
+            dest = _Destination(root, wf.record(), label)
+            data_prefix = data_dir + "/"
+            record_path = f"{dist_info}/RECORD"
+            for member, _, chunks, executable in wf.contents():
+                if member == record_path:
+                    continue  # each install writes its own
+                if member.startswith(data_prefix):
+                    scheme, _, rel = member[len(data_prefix):].partition("/")
+                    if scheme not in _SCHEMES or not rel:
+                        raise InvalidWheel(f"invalid wheel {label}: {member} is not in a "
+                                           "valid .data subdirectory")
+                else:
+                    scheme, rel = root_scheme, member
+                dest.write_file(scheme, rel, member, chunks, executable)
+            dest.check_complete()
+    except InvalidWheel as exc:
+        if exc.package is None:
+            exc.package = pin.name
         raise
     except zipfile.BadZipFile as exc:
         raise InvalidWheel(f"invalid wheel {label}: not a valid zip file ({exc})",
                            package=pin.name, path=str(wheel)) from exc
-    except (InstallerError, InvalidRecordEntry, ValueError, KeyError, OSError) as exc:
+    except (ValueError, KeyError, OSError, csv.Error) as exc:
         detail = str(exc).strip() or type(exc).__name__
         raise InvalidWheel(f"invalid wheel {label}: {detail}", package=pin.name,
                            path=str(wheel)) from exc
-    return UnpackedWheel.from_files(root, dist_info, dest.root_scheme, dest.files,
-                                    tuple(dest.scripts))
+    return UnpackedWheel.from_files(root, dist_info, root_scheme, dest.files, scripts)

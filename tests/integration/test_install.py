@@ -577,6 +577,59 @@ def test_a_wheels_own_script_wins_over_an_entry_point_of_its_name(
         assert not script.exists()
 
 
+def test_a_wheels_data_directory_goes_to_each_scheme(
+        make_index: Callable[..., IndexServer], tmp_path: Path) -> None:
+    """PEP 427's layout, as pyinst reads it itself: ``<name>-<version>.data/<scheme>/``
+    (here spelled as the project is, not as the .dist-info directory is) goes to that
+    scheme of the target, the rest to purelib; console and GUI entry points both become
+    scripts. The target's Python sees it all, and pip uninstalls every file by RECORD."""
+    spec = WheelSpec("tooly", "1.0", files={
+        "tooly/__init__.py": "def main():\n    print('tooly ran')\n",
+        "Tooly-1.0.data/purelib/tooly_pure.py": "WHERE = 'purelib'\n",
+        "Tooly-1.0.data/platlib/tooly_plat.py": "WHERE = 'platlib'\n",
+        "Tooly-1.0.data/data/share/tooly/notes.txt": "shared data\n",
+        "Tooly-1.0.data/headers/tooly.h": "#define TOOLY 1\n",
+        "Tooly-1.0.data/scripts/tooly-legacy": "#!python\nprint('legacy ran')\n",
+        "tooly-1.0.dist-info/entry_points.txt":
+            "[console_scripts]\ntooly-run = tooly:main\n[gui_scripts]\ntooly-gui = tooly:main\n",
+    })
+    index = make_index({"tooly": [IndexFile(build_wheel(spec, tmp_path / "dist"))]})
+    python = make_venv(tmp_path / "venv", "3.12")
+    target = Target.from_python(python)
+    with Installer(config_for(index)) as inst:
+        inst.install(["tooly"], target)
+    scheme = {k: Path(v) for k, v in target.scheme.items()}
+    assert (scheme["data"] / "share" / "tooly" / "notes.txt").read_text() == "shared data\n"
+    assert list(scheme["headers"].glob("tooly.h")), scheme["headers"]
+    assert run_in(python, "import tooly_pure, tooly_plat; "
+                          "print(tooly_pure.WHERE, tooly_plat.WHERE)") == "purelib platlib"
+    for name in ("tooly-run", "tooly-gui", "tooly-legacy"):
+        assert (scheme["scripts"] / name).stat().st_mode & 0o111, name
+    assert not list(Path(target.scheme["purelib"]).glob("*.data"))
+    if pip(python, "--version").returncode == 0:
+        assert pip(python, "uninstall", "-y", "tooly").returncode == 0
+        assert not (scheme["data"] / "share" / "tooly" / "notes.txt").exists()
+        assert not (scheme["scripts"] / "tooly-gui").exists()
+
+
+def test_the_archive_root_goes_where_wheel_says(tmp_path: Path) -> None:
+    """``Root-Is-Purelib: false`` puts the archive's root in platlib (they differ on
+    some systems), ``true`` in purelib."""
+    from packaging.utils import canonicalize_name
+    from packaging.version import Version
+
+    from pyinst.models import Pin
+    from pyinst.unpack import unpack
+
+    for tag, scheme in (("py3-none-any", "purelib"), ("py3-none-linux_x86_64", "platlib")):
+        wheel = build_wheel(WheelSpec("tooly", "1.0", tag=tag), tmp_path / tag)
+        pin = Pin(canonicalize_name("tooly"), Version("1.0"), None)
+        unpacked = unpack(pin, wheel, tmp_path / "cache")
+        assert unpacked.root_scheme == scheme
+        assert [g.scheme for g in unpacked.groups] == [scheme]
+        assert (unpacked.root / scheme / "tooly" / "__init__.py").is_file()
+
+
 def test_linking_never_asks_to_make_the_targets_existing_directories(
         index: IndexServer, venv_factory: Callable[[str], Path],
         monkeypatch: pytest.MonkeyPatch) -> None:

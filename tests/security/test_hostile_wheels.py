@@ -160,6 +160,9 @@ def test_record_lies(case: str, says: str, tmp_path: Path,
     ("damaged, no hash in RECORD", "is damaged"),
     ("encrypted", "is encrypted"),
     ("big member, damaged", "invalid wheel"),
+    ("unknown .data scheme", "not in a valid .data subdirectory"),
+    ("a .data scheme as a file", "not in a valid .data subdirectory"),
+    ("no Wheel-Version", "unsupported Wheel-Version"),
 ])
 def test_structure(case: str, says: str, tmp_path: Path,
                    attempt: Callable[[Path], Exception]) -> None:
@@ -192,6 +195,12 @@ def test_structure(case: str, says: str, tmp_path: Path,
         data = bytearray(wheel.read_bytes())
         data[len(data) // 2] ^= 0xFF
         wheel.write_bytes(bytes(data))
+    elif case == "unknown .data scheme":  # would land beside the target's schemes
+        wheel = craft(out, [OK, (f"{NAME}-{VERSION}.data/elsewhere/x.py", b"pwned\n")])
+    elif case == "a .data scheme as a file":
+        wheel = craft(out, [OK, (f"{NAME}-{VERSION}.data/purelib", b"pwned\n")])
+    elif case == "no Wheel-Version":
+        wheel = craft(out, [OK], wheel="Generator: hostile\nRoot-Is-Purelib: true\n")
     elif case == "metadata names another":
         wheel = craft(out, [OK], metadata="Metadata-Version: 2.1\nName: good\nVersion: 1.0\n")
     else:
