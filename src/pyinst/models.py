@@ -36,20 +36,22 @@ class Link:
     size: int | None = field(default=None, compare=False)
 
     @classmethod
-    def from_url(cls, url: str, **kw: object) -> Link:
-        """A link whose hash, if any, is in the URL fragment (``#sha256=...``)."""
+    def from_url(cls, url: str, *, filename: str | None = None, **kw: object) -> Link:
+        """A link whose hash, if any, is in the URL fragment (``#sha256=...``); its file
+        name is the URL's last part unless the index said (``filename``)."""
         base, _, frag = url.partition("#")
         hashes = dict(kw.pop("hashes", {}) or {})  # type: ignore[call-overload]
         name, sep, value = frag.partition("=")
         if sep and name in _HASH_NAMES and value:
             hashes.setdefault(name, value.lower())
-        start = base.find("://")
-        if start > 0 and "?" not in base:  # an index's file link: no need for urlsplit
-            slash = base.find("/", start + 3)
-            path = base[slash:] if slash >= 0 else ""
-        else:
-            path = urllib.parse.urlsplit(base).path
-        filename = urllib.parse.unquote(posixpath.basename(path))
+        if not filename:
+            start = base.find("://")
+            if start > 0 and "?" not in base:  # an index's file link: no need for urlsplit
+                slash = base.find("/", start + 3)
+                path = base[slash:] if slash >= 0 else ""
+            else:
+                path = urllib.parse.urlsplit(base).path
+            filename = urllib.parse.unquote(posixpath.basename(path))
         return cls(url=base, filename=filename, hashes=hashes, **kw)  # type: ignore[arg-type]
 
     @property

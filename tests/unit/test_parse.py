@@ -45,6 +45,9 @@ def test_json_page() -> None:
          "core-metadata": {"sha256": "bb"}},
         {"filename": "a-0.1.tar.gz", "url": "https://x.example/a-0.1.tar.gz", "hashes": {},
          "yanked": False, "dist-info-metadata": True},
+        # the file's name is the index's word, not the URL's last part
+        {"filename": "a-0.2-py3-none-any.whl", "url": "https://x.example/get?id=7",
+         "hashes": {}},
     ]}
     links = parse_page(json.dumps(data).encode(), url="https://idx.example/simple/a/",
                        content_type="application/vnd.pypi.simple.v1+json")
@@ -52,6 +55,8 @@ def test_json_page() -> None:
     assert links[0].hashes == {"sha256": "aa"} and links[0].yanked == "oops"
     assert links[0].metadata_hashes == {"sha256": "bb"}
     assert links[1].yanked is None and links[1].metadata_hashes == {}
+    assert (links[2].filename, links[2].url) == ("a-0.2-py3-none-any.whl",
+                                                 "https://x.example/get?id=7")
 
 
 @pytest.mark.parametrize("body", [b"{not json", b'{"meta": {"api-version": "2.0"}, "files": []}',

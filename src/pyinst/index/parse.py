@@ -66,6 +66,14 @@ def _attributes(text: str) -> dict[str, str | None]:
     return attrs
 
 
+def _join(base: str, href: str) -> str:
+    """``href`` made absolute against ``base``; one that is already (the common case)
+    skips the costly ``urljoin``, which a page of thousands of files pays per file."""
+    if href.startswith(("https://", "http://")) and "/." not in href:
+        return href
+    return urllib.parse.urljoin(base, href)
+
+
 def parse_html_page(content: bytes, *, url: str, origin: str = "",
                     package: str | None = None) -> list[Link]:
     text = content.decode("utf-8", errors="replace")
@@ -87,14 +95,10 @@ def parse_html_page(content: bytes, *, url: str, origin: str = "",
         meta = attrs.get("data-core-metadata")
         if meta is None:
             meta = attrs.get("data-dist-info-metadata")
-        href = href.strip()
-        if href.startswith(("https://", "http://")) and "/." not in href:
-            full = href  # already absolute (the common case): skip the costly urljoin
-        else:
-            try:
-                full = urllib.parse.urljoin(base, href)
-            except ValueError:
-                continue  # an unparseable URL (bad IPv6 literal, ...) is not a usable link
+        try:
+            full = _join(base, href.strip())
+        except ValueError:
+            continue  # an unparseable URL (bad IPv6 literal, ...) is not a usable link
         link = Link.from_url(
             full,
             requires_python=(attrs.get("data-requires-python") or None),
@@ -136,7 +140,7 @@ def parse_json_page(content: bytes, *, url: str, origin: str = "",
     links = []
     for entry in files:
         try:
-            file_url = urllib.parse.urljoin(url, entry["url"])
+            file_url = _join(url, entry["url"])
             given = entry.get("hashes") or {}
             hashes = {str(k).lower(): str(v).lower() for k, v in given.items()}
             yanked = entry.get("yanked", False)
@@ -150,9 +154,10 @@ def parse_json_page(content: bytes, *, url: str, origin: str = "",
                 metadata_hashes=_json_metadata(meta),
                 origin=origin,
                 size=size if isinstance(size, int) and size >= 0 else None,
+                filename=entry.get("filename") or None,
             )
-        except (KeyError, TypeError, AttributeError) as exc:
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise IndexPageError(f"index page {url} has a malformed file entry: {exc}",
                                  url=url, package=package) from exc
-        links.append(dataclasses.replace(link, filename=entry.get("filename") or link.filename))
+        links.append(link)
     return links
