@@ -204,6 +204,14 @@ class IndexServer:
         self.faults: dict[str, list[str]] = {}
         #: send every file request there instead (a redirect to another origin)
         self.redirect_files_to: str | None = None
+        #: file names (sidecars too) whose answers each wait until every one of them
+        #: has been asked for (or `gate_timeout` passes: then `gate_timed_out` is set):
+        #: shows that a client asks for them side by side, without timing anything
+        self.gate: set[str] = set()
+        self.gate_timeout = 10.0
+        self.gate_timed_out = False
+        self._gate_seen: set[str] = set()
+        self._gate_open = threading.Event()
         #: (path, headers) of every request
         self.headers_seen: list[tuple[str, dict[str, str]]] = []
         self.requests: list[str] = []
@@ -325,6 +333,13 @@ class IndexServer:
         if len(parts) == 2 and parts[0] == "files":
             files = self._files()
             fname = parts[1]
+            if fname in self.gate:
+                with self._lock:
+                    self._gate_seen.add(fname)
+                    if self._gate_seen >= self.gate:
+                        self._gate_open.set()
+                if not self._gate_open.wait(self.gate_timeout):
+                    self.gate_timed_out = True
             if fname.endswith(".metadata") and self.sidecars and fname[:-9] in files:
                 self._send(h, 200, files[fname[:-9]].metadata(),
                            "application/octet-stream")

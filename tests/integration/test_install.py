@@ -468,6 +468,38 @@ def test_metadata_by_range_requests_without_sidecars(
     assert run_in(python, "import app, helper, lib; print(lib.VERSION)") == "1.1"
 
 
+@pytest.mark.parametrize("sidecars", [True, False])
+def test_resolution_fetches_the_metadata_it_will_need_side_by_side(
+        make_index: Callable[..., IndexServer], tmp_path: Path,
+        venv_factory: Callable[[str], Path], sidecars: bool) -> None:
+    """While the resolver works, the metadata of the versions it will most likely pick
+    (the newest each requirement admits) is fetched in the background: both halves of a
+    fork are asked for before either is answered (the server holds each answer until
+    both are asked for; a resolver fetching one at a time would wait out the server).
+    Without PEP 658 files, the same with a few ranges of each wheel. Nothing is fetched
+    twice for being asked for by the resolver and the look-ahead at once."""
+    dist = tmp_path / "dist"
+    projects = {"app": [IndexFile(build_wheel(WheelSpec("app", "1.0",
+                                                         requires=("left", "right")), dist))]}
+    for name in ("left", "right"):
+        projects[name] = [IndexFile(build_wheel(WheelSpec(name, v), dist))
+                          for v in ("1.0", "2.0")]
+    index = make_index(projects, sidecars=sidecars)
+    suffix = ".metadata" if sidecars else ""
+    index.gate = {f"left-2.0-py3-none-any.whl{suffix}", f"right-2.0-py3-none-any.whl{suffix}"}
+    with Installer(config_for(index)) as inst:
+        resolution = inst.resolve(["app"], Target.from_python(venv_factory("3.12")))
+    assert {n: str(p.version) for n, p in resolution.pins.items()} == {
+        "app": "1.0", "left": "2.0", "right": "2.0"}
+    assert not index.gate_timed_out
+    if sidecars:
+        metadata = [r for r in index.requests if r.endswith(".metadata")]
+        assert sorted(metadata) == sorted(set(metadata)) and len(metadata) == 3, metadata
+    else:
+        assert not [r for r in index.requests  # ranges only, never a whole wheel
+                    if r.endswith(".whl") and r not in {p for p, _ in index.range_requests}]
+
+
 def test_wheels_sharing_a_path_install_in_order_and_pip_agrees(
         make_index: Callable[..., IndexServer], tmp_path: Path,
         venv_factory: Callable[[str], Path]) -> None:

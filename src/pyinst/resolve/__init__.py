@@ -39,7 +39,7 @@ def resolve_requirements(provider: Provider, roots: Sequence[Requirement],
     """Pin every distribution ``roots`` need. Markers are evaluated against ``env``."""
     reqs = [to_req(r) for r in roots
             if r.marker is None or r.marker.evaluate({**env, "extra": ""})]
-    provider.prefetch([r.name for r in reqs if not r.url])
+    provider.prefetch([r for r in reqs if not r.url])
     resolver: resolvelib.Resolver = resolvelib.Resolver(  # type: ignore[type-arg]
         provider, _Reporter(provider))
     try:

@@ -7,7 +7,7 @@ import threading
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Union
+from typing import TYPE_CHECKING, Callable, TypeVar, Union
 
 from packaging.metadata import RawMetadata
 from packaging.requirements import InvalidRequirement, Requirement
@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from ..sources import Sources
 
 PYTHON = "<python>"
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 
 def _admits(specifier: SpecifierSet, verdicts: dict[Version, bool], version: Version) -> bool:
@@ -180,18 +183,25 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         #: pages of dependencies while the resolver works on something else
         self._background = background
         self._prefetched: set[NormalizedName] = set()
+        #: what `_once` is making right now (evaluations, metadata): others wait for it
+        self._making: dict[tuple[str, ...], threading.Event] = {}
         self._on_pin = on_pin
 
-    def prefetch(self, names: Iterator[NormalizedName] | list[NormalizedName]) -> None:
-        """Start fetching and evaluating these projects' pages in the background."""
+    def prefetch(self, reqs: Sequence[Req]) -> None:
+        """Look ahead in the background: each requirement's project page, then the
+        metadata of the version it would most likely get (the newest it admits, which
+        the resolver takes unless something conflicts), then that version's own
+        dependencies, and so on. The resolver then mostly finds what it asks for already
+        fetched; a wrong guess costs one metadata file (or the few ranges of a wheel that
+        hold it, where the index has no PEP 658 files)."""
         if self._background is None:
             return
-        for name in names:
+        for req in reqs:
             with self._lock:
-                if name in self._prefetched or name in self._evaluations:
+                if req.name in self._prefetched:
                     continue
-                self._prefetched.add(name)
-            self._background(lambda n=name: self._quiet_evaluation(n))  # type: ignore[misc]
+                self._prefetched.add(req.name)
+            self._background(lambda r=req: self._look_ahead(r))  # type: ignore[misc]
 
     def pinned(self, cand: Cand) -> None:
         """The resolver pinned ``cand``: let the caller start fetching its wheel."""
@@ -199,9 +209,17 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
                 and not cand.extras and not cand.needs_build:
             self._on_pin(cand)
 
-    def _quiet_evaluation(self, name: NormalizedName) -> None:
+    def _look_ahead(self, req: Req) -> None:
+        """`prefetch`'s job for one requirement; quiet: what fails here fails again, with
+        its message, when the resolver itself asks."""
         with contextlib.suppress(Exception):
-            self.evaluation(name)
+            reqs = [req, *self._options.constraints.get(req.name, ())]
+            likely = next(iter(self._matches(req.name, frozenset(), reqs)), None)
+            if likely is None or likely.installed is not None or likely.link is None \
+                    or not likely.link.is_wheel:
+                return  # never a build
+            self._metadata_parsed(likely, guess=True)
+            self.get_dependencies(likely)  # which looks ahead at its dependencies
 
     @property
     def options(self) -> ResolveOptions:
@@ -213,18 +231,39 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
 
     # -- knowledge ------------------------------------------------------------------
 
-    def evaluation(self, name: NormalizedName) -> Evaluation:
-        with self._lock:
-            ev = self._evaluations.get(name)
-        if ev is None:
-            page = self._client.project_page(name)
-            ev = evaluate_links(
-                name, page.links, ranks=self._ranks, python_version=self._python_version,
-                binary=self._binary,
-            )
+    def _once(self, cache: dict[_K, _V], key: _K, tag: tuple[str, ...],
+              make: Callable[[], _V]) -> _V:
+        """``cache[key]``, made once however many threads (the resolver, looking ahead)
+        ask at once: a second asker waits for the first, and tries itself if that
+        failed. ``tag`` names the job among all `_once` makes."""
+        while True:
             with self._lock:
-                self._evaluations[name] = ev
-        return ev
+                if key in cache:
+                    return cache[key]
+                busy = self._making.get(tag)
+                mine = busy is None
+                if busy is None:
+                    busy = self._making[tag] = threading.Event()
+            if not mine:
+                busy.wait()
+                continue
+            try:
+                value = make()
+                with self._lock:
+                    cache[key] = value
+                return value
+            finally:
+                with self._lock:
+                    del self._making[tag]
+                busy.set()
+
+    def evaluation(self, name: NormalizedName) -> Evaluation:
+        def make() -> Evaluation:
+            page = self._client.project_page(name)
+            return evaluate_links(name, page.links, ranks=self._ranks,
+                                  python_version=self._python_version, binary=self._binary)
+
+        return self._once(self._evaluations, name, ("page", name), make)
 
     def project_found(self, name: NormalizedName) -> bool:
         return self._client.project_page(name).found
@@ -235,27 +274,31 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
     def metadata(self, cand: Cand) -> bytes:
         return self._metadata_parsed(cand)[0]
 
-    def _metadata_parsed(self, cand: Cand) -> tuple[bytes, RawMetadata]:
+    def _metadata_parsed(self, cand: Cand, *, guess: bool = False
+                         ) -> tuple[bytes, RawMetadata]:
+        """The candidate's metadata, fetched once however many threads ask at once.
+        On a ``guess`` (looking ahead), only what is cheap: a PEP 658 file, or a few
+        ranges of a wheel; never a whole wheel, nor a build (`_NotOnAGuess`)."""
         key = (cand.name, str(cand.version), cand.link.url if cand.link else "")
-        with self._lock:
-            known = self._metadata.get(key)
-        if known is not None:
-            return known
+        return self._once(self._metadata, key, ("metadata", *key),
+                          lambda: self._fetch_metadata(cand, guess))
+
+    def _fetch_metadata(self, cand: Cand, guess: bool) -> tuple[bytes, RawMetadata]:
         if cand.installed is not None:
             data = read_metadata(cand.installed)
         elif cand.needs_build:
             assert cand.link is not None
+            if guess:
+                raise _NotOnAGuess(cand.name)
             data = self._source_metadata(cand)
         elif cand.link is not None and cand.link.metadata_hashes is not None:
             data = self._fetcher.metadata(cand.link, package=cand.name)
         elif cand.link is not None:
-            data = self._metadata_from_wheel(cand)
+            data = self._metadata_from_wheel(cand, whole=not guess)
         else:  # pragma: no cover - every candidate has a link or an installed copy
             data = b""
         raw = parse_headers(data)
         self._check_metadata(cand, raw)
-        with self._lock:
-            self._metadata[key] = (data, raw)
         return data, raw
 
     def _source_metadata(self, cand: Cand) -> bytes:
@@ -269,12 +312,17 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
                                       editable=cand.editable,
                                       allowed=self._options.hashes.get(cand.name))
 
-    def _metadata_from_wheel(self, cand: Cand) -> bytes:
+    def _metadata_from_wheel(self, cand: Cand, *, whole: bool = True) -> bytes:
+        """METADATA read with range requests from a remote wheel (not with ``--hash``:
+        then the whole file is checked first), else from the whole wheel (unless not
+        ``whole``: `_NotOnAGuess`)."""
         assert cand.link is not None
         if not cand.link.is_file and not self._options.hashes.get(cand.name):
             data = self._fetcher.metadata_by_range(cand.link, package=cand.name)
             if data is not None:
                 return data
+        if not whole:
+            raise _NotOnAGuess(cand.name)
         path = self._fetcher.wheel(cand.link, package=cand.name,
                                    allowed=self._options.hashes.get(cand.name))
         try:
@@ -463,7 +511,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         deps = self.requirements_of(cand)
         if not cand.direct and cand.installed is None:
             self._refuse_urls_from_an_index(cand, deps)
-        self.prefetch([r.name for r in deps if isinstance(r, Req) and not r.url])
+        self.prefetch([r for r in deps if isinstance(r, Req) and not r.url])
         out.extend(deps)
         return out
 
@@ -507,6 +555,10 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         if req.marker.evaluate({**self._env, "extra": ""}):
             return False
         return any(req.marker.evaluate({**self._env, "extra": e}) for e in extras)
+
+
+class _NotOnAGuess(Exception):
+    """Metadata that looking ahead does not fetch (a whole wheel, a build)."""
 
 
 def _is_exact_pin(req: Req) -> bool:
