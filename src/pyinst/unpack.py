@@ -170,10 +170,10 @@ class _Wheel:
             self._record = record
         return self._record
 
-    def contents(self) -> Iterator[tuple[str, bool, Iterable[bytes], bool]]:
-        """Each member (not directories, not bytecode) as its name, whether RECORD has
-        a hash for it, its bytes (one chunk, unless the member is big), and whether it
-        is executable."""
+    def contents(self) -> Iterator[tuple[str, Iterable[bytes], bool]]:
+        """Each member (not directories, not bytecode) as its name, its bytes (one chunk,
+        unless the member is big), and whether it is executable. The CRC is checked
+        where RECORD has no hash for the member."""
         record = self.record()
         for item in self._zf.infolist():
             if item.filename[-1:] == "/" or _in_pycache(item.filename):
@@ -185,12 +185,11 @@ class _Wheel:
                 raise zipfile.BadZipFile(f"the member {item.filename} is encrypted")
             if item.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 with self._zf.open(item) as stream:  # bzip2, lzma: allowed, never seen
-                    yield item.filename, hashed, iter(lambda: stream.read(_STEP), b""), \
-                        executable
+                    yield item.filename, iter(lambda: stream.read(_STEP), b""), executable
             elif item.file_size <= _AT_ONCE:
-                yield item.filename, hashed, (self._read(item, not hashed),), executable
+                yield item.filename, (self._read(item, not hashed),), executable
             else:
-                yield item.filename, hashed, self._stream(item, not hashed), executable
+                yield item.filename, self._stream(item, not hashed), executable
 
     def _local(self, item: zipfile.ZipInfo, also: int) -> tuple[bytes, int]:
         """The member's local header and ``also`` bytes after it (one read, when its
@@ -409,7 +408,7 @@ def _unpack_into(pin: Pin, wheel: Path, root: Path) -> UnpackedWheel:
             dest = _Destination(root, wf.record(), label)
             data_prefix = data_dir + "/"
             record_path = f"{dist_info}/RECORD"
-            for member, _, chunks, executable in wf.contents():
+            for member, chunks, executable in wf.contents():
                 if member == record_path:
                     continue  # each install writes its own
                 if member.startswith(data_prefix):
@@ -421,9 +420,9 @@ def _unpack_into(pin: Pin, wheel: Path, root: Path) -> UnpackedWheel:
                     scheme, rel = root_scheme, member
                 dest.write_file(scheme, rel, member, chunks, executable)
             dest.check_complete()
-    except InvalidWheel as exc:
-        if exc.package is None:
-            exc.package = pin.name
+    except InvalidWheel as exc:  # each names the wheel; all carry which, as fields too
+        exc.package = exc.package or pin.name
+        exc.path = exc.path or str(wheel)
         raise
     except zipfile.BadZipFile as exc:
         raise InvalidWheel(f"invalid wheel {label}: not a valid zip file ({exc})",

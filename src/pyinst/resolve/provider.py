@@ -179,12 +179,12 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         self._deps: dict[AnyCand, list[AnyReq]] = {}
         self._direct: dict[tuple[NormalizedName, str], Version] = {}
         self._lock = threading.Lock()
-        #: runs a job on a worker thread (fire and forget); used to fetch the index
-        #: pages of dependencies while the resolver works on something else
+        #: runs a job on a worker thread (fire and forget); used to look ahead (pages,
+        #: metadata) while the resolver works on something else
         self._background = background
         self._prefetched: set[NormalizedName] = set()
-        #: what `_once` is making right now (evaluations, metadata): others wait for it
-        self._making: dict[tuple[str, ...], threading.Event] = {}
+        #: what `_once` is making right now, by (kind, key): others wait for it
+        self._making: dict[tuple[str, object], threading.Event] = {}
         self._on_pin = on_pin
 
     def prefetch(self, reqs: Sequence[Req]) -> None:
@@ -231,11 +231,11 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
 
     # -- knowledge ------------------------------------------------------------------
 
-    def _once(self, cache: dict[_K, _V], key: _K, tag: tuple[str, ...],
-              make: Callable[[], _V]) -> _V:
+    def _once(self, kind: str, cache: dict[_K, _V], key: _K, make: Callable[[], _V]) -> _V:
         """``cache[key]``, made once however many threads (the resolver, looking ahead)
         ask at once: a second asker waits for the first, and tries itself if that
-        failed. ``tag`` names the job among all `_once` makes."""
+        failed. ``make`` may not itself wait on a `_once` (so none can wait in a ring)."""
+        tag = (kind, key)
         while True:
             with self._lock:
                 if key in cache:
@@ -263,7 +263,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
             return evaluate_links(name, page.links, ranks=self._ranks,
                                   python_version=self._python_version, binary=self._binary)
 
-        return self._once(self._evaluations, name, ("page", name), make)
+        return self._once("evaluation", self._evaluations, name, make)
 
     def project_found(self, name: NormalizedName) -> bool:
         return self._client.project_page(name).found
@@ -280,7 +280,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         On a ``guess`` (looking ahead), only what is cheap: a PEP 658 file, or a few
         ranges of a wheel; never a whole wheel, nor a build (`_NotOnAGuess`)."""
         key = (cand.name, str(cand.version), cand.link.url if cand.link else "")
-        return self._once(self._metadata, key, ("metadata", *key),
+        return self._once("metadata", self._metadata, key,
                           lambda: self._fetch_metadata(cand, guess))
 
     def _fetch_metadata(self, cand: Cand, guess: bool) -> tuple[bytes, RawMetadata]:
