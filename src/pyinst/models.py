@@ -7,10 +7,12 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from packaging.requirements import Requirement
-from packaging.utils import NormalizedName
-from packaging.version import Version
+if TYPE_CHECKING:  # names for annotations only: an unpacking worker imports this module
+    from packaging.requirements import Requirement
+    from packaging.utils import NormalizedName
+    from packaging.version import Version
 
 #: the source archives pyinst can unpack (an sdist, or a project archive)
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar", ".zip")
