@@ -130,14 +130,21 @@ class _Session:
         running.set_result(done)
         return done
 
+    def close_workers(self) -> None:
+        """Stop the worker processes now (a busy one finishes its wheel first), not at
+        the end of the call: idle, they hold tens of megabytes while the wheels are
+        linked and compiled. A wheel unpacked later in this session unpacks in a thread."""
+        with self._lock:
+            workers, self._workers, self._workers_made = self._workers, None, True
+        if workers is not None:
+            workers.close()
+
     def close(self) -> None:
         with self._lock:
             sources, self._sources = self._sources, None
-            workers, self._workers, self._workers_made = self._workers, None, True
         if sources is not None:
             sources.close()
-        if workers is not None:
-            workers.close()
+        self.close_workers()
 
 
 @dataclass(frozen=True)
@@ -631,10 +638,12 @@ class Installer:
         request = _Request(_user_requirements(requirements), _user_requirements(constraints),
                            upgrade, force_reinstall, no_deps, require_hashes=require_hashes)
         with self._call() as session:
-            return self._install(session, request, target, dry_run=dry_run)
+            return self._install(session, request, target, dry_run=dry_run, alone=True)
 
     def _install(self, session: _Session, request: _Request, target: Target, *,
-                 dry_run: bool = False) -> InstallResult:
+                 dry_run: bool = False, alone: bool = False) -> InstallResult:
+        """``alone``: the only install of its session (not a build environment's, nor
+        one of several targets'), which may stop the workers once its wheels are in."""
         # The lock spans resolve to apply: the plan is made against what the target
         # holds, and nobody else may change that before the plan is applied.
         with contextlib.nullcontext() if dry_run else target.lock(self.config.lock_timeout):
@@ -649,6 +658,8 @@ class Installer:
                 from .apply import LinkMode, apply_plan
 
                 wheels = self._fetch(session, plan.to_install, target)
+                if alone:
+                    session.close_workers()
                 if request.adjust is not None:
                     wheels = [request.adjust(w) for w in wheels]
                 t2 = time.perf_counter()
@@ -817,6 +828,7 @@ class Installer:
             timings = {"resolve": time.perf_counter() - t0}
             if not dry_run:
                 wheels = self._fetch(session, plan.to_install, target)
+                session.close_workers()
                 t2 = time.perf_counter()
                 apply_plan(plan, wheels, target, self._emit, LinkMode(self.config.link_mode),
                            self._apply_workers())

@@ -93,6 +93,39 @@ def test_a_big_wheel_is_unpacked_by_a_worker_process(
     assert check.returncode == 0, check.stdout + check.stderr
 
 
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="counts children in /proc")
+@pytest.mark.parametrize("how", ["install", "install_lock"])
+def test_the_workers_end_before_the_wheels_are_linked(
+        how: str, big_index: IndexServer, tmp_path: Path, venv_factory: Callable[[str], Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once every wheel is unpacked the workers have nothing left to do: they are ended
+    then, not when the call ends, so their memory is not held while the wheels are
+    linked (and compiled). The install is whole all the same."""
+    import pyinst.apply
+
+    monkeypatch.setattr(pyinst.workers, "BIG_WHEEL", 0)  # every wheel goes to a worker
+    alive_at_apply: list[list[str]] = []
+    real_apply = pyinst.apply.apply_plan
+
+    def apply_plan(*args: Any, **kwargs: Any) -> None:
+        alive_at_apply.append(_children())
+        real_apply(*args, **kwargs)
+
+    monkeypatch.setattr(pyinst.apply, "apply_plan", apply_plan)
+    python = venv_factory("3.12")
+    config = Config(index_urls=(big_index.url,), cache_dir=tmp_path / "cache",
+                    unpack_processes=2)
+    with Installer(config) as inst:
+        target = Target.from_python(python)
+        if how == "install":
+            inst.install(["bigdata"], target)
+        else:
+            inst.install_lock(inst.lock(["bigdata"], target, lock_dir=tmp_path), target,
+                              lock_dir=tmp_path)
+    assert alive_at_apply == [[]]
+    _check_installed(python)
+
+
 def test_a_lone_big_wheel_is_unpacked_here_without_starting_a_worker(
         tmp_path: Path, make_index: Callable[..., IndexServer],
         venv_factory: Callable[[str], Path], unpacked_here: set[str]) -> None:
