@@ -500,6 +500,39 @@ def test_resolution_fetches_the_metadata_it_will_need_side_by_side(
                     if r.endswith(".whl") and r not in {p for p, _ in index.range_requests}]
 
 
+def test_looking_ahead_stops_when_the_resolution_does(
+        make_index: Callable[..., IndexServer], tmp_path: Path,
+        venv_factory: Callable[[str], Path]) -> None:
+    """A resolution that fails leaves no guessing running on in an Installer that lives
+    on: what the look-ahead had in hand when the call ended goes no further (here the
+    server holds zzz's metadata until the failed call has returned; zzz's dependency
+    is then never asked for)."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    dist = tmp_path / "dist"
+    projects = {
+        "app": [IndexFile(build_wheel(WheelSpec("app", "1.0", requires=("aaa-missing", "zzz")),
+                                      dist))],
+        "zzz": [IndexFile(build_wheel(WheelSpec("zzz", "1.0", requires=("deep",)), dist))],
+        "deep": [IndexFile(build_wheel(WheelSpec("deep", "1.0"), dist))],
+    }
+    index = make_index(projects)
+    index.gate = {"zzz-1.0-py3-none-any.whl.metadata", "release"}
+    with Installer(config_for(index)) as inst:
+        with pytest.raises(pyinst.PyinstError) as info:
+            inst.resolve(["app"], Target.from_python(venv_factory("3.12")))
+        assert "aaa-missing" in str(info.value)
+        with pytest.raises(urllib.error.HTTPError):  # opens the gate (then a 404)
+            urllib.request.urlopen(index.url.replace("/simple/", "/files/release"))
+        deadline = time.monotonic() + 3  # the old behaviour shows within milliseconds
+        while "/simple/deep/" not in index.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert "/simple/deep/" not in index.requests
+    assert not index.gate_timed_out
+
+
 def test_wheels_sharing_a_path_install_in_order_and_pip_agrees(
         make_index: Callable[..., IndexServer], tmp_path: Path,
         venv_factory: Callable[[str], Path]) -> None:

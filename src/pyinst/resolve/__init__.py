@@ -50,6 +50,8 @@ def resolve_requirements(provider: Provider, roots: Sequence[Requirement],
         raise ResolutionImpossible(
             f"gave up after {exc.round_count} rounds: these requirements have too many "
             "conflicting combinations; pin some versions to help") from None
+    finally:
+        provider.stop_looking_ahead()
 
     requested = {r.name for r in reqs}
     requested_extras: dict[str, set[str]] = {}

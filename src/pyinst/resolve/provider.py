@@ -183,6 +183,8 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         #: metadata) while the resolver works on something else
         self._background = background
         self._prefetched: set[NormalizedName] = set()
+        #: set by `stop_looking_ahead`: the resolution is over, so is guessing for it
+        self._stopped = False
         #: what `_once` is making right now, by (kind, key): others wait for it
         self._making: dict[tuple[str, object], threading.Event] = {}
         self._on_pin = on_pin
@@ -198,7 +200,7 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
             return
         for req in reqs:
             with self._lock:
-                if req.name in self._prefetched:
+                if self._stopped or req.name in self._prefetched:
                     continue
                 self._prefetched.add(req.name)
             self._background(lambda r=req: self._look_ahead(r))  # type: ignore[misc]
@@ -209,9 +211,17 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
                 and not cand.extras and not cand.needs_build:
             self._on_pin(cand)
 
+    def stop_looking_ahead(self) -> None:
+        """The resolution is over (done, or failed): what `prefetch` has queued is
+        dropped rather than fetched for nobody, in an Installer that lives on."""
+        with self._lock:
+            self._stopped = True
+
     def _look_ahead(self, req: Req) -> None:
         """`prefetch`'s job for one requirement; quiet: what fails here fails again, with
         its message, when the resolver itself asks."""
+        if self._stopped:
+            return
         with contextlib.suppress(Exception):
             reqs = [req, *self._options.constraints.get(req.name, ())]
             likely = next(iter(self._matches(req.name, frozenset(), reqs)), None)
