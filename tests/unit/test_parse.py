@@ -60,7 +60,9 @@ def test_json_page() -> None:
 
 
 @pytest.mark.parametrize("body", [b"{not json", b'{"meta": {"api-version": "2.0"}, "files": []}',
-                                  b'{"files": 3}', b'{"files": [{"nourl": 1}]}'])
+                                  b'{"files": 3}', b'{"files": [{"nourl": 1}]}',
+                                  b'{"files": [{"url": "https://x.example/a-1.0-py3-none-any.whl",'
+                                  b' "filename": 3}]}'])
 def test_bad_json_pages_raise_a_clear_error(body: bytes) -> None:
     with pytest.raises(IndexPageError) as info:
         parse_page(body, url="https://idx.example/simple/a/",

@@ -146,6 +146,9 @@ def parse_json_page(content: bytes, *, url: str, origin: str = "",
             yanked = entry.get("yanked", False)
             meta = entry.get("core-metadata", entry.get("dist-info-metadata"))
             size = entry.get("size")
+            filename = entry.get("filename")
+            if filename is not None and not isinstance(filename, str):
+                raise TypeError(f"'filename' is not a string: {filename!r}")
             link = Link.from_url(
                 file_url,
                 hashes=hashes,
@@ -154,7 +157,7 @@ def parse_json_page(content: bytes, *, url: str, origin: str = "",
                 metadata_hashes=_json_metadata(meta),
                 origin=origin,
                 size=size if isinstance(size, int) and size >= 0 else None,
-                filename=entry.get("filename") or None,
+                filename=filename or None,
             )
         except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise IndexPageError(f"index page {url} has a malformed file entry: {exc}",
