@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from packaging.utils import NormalizedName, canonicalize_name
@@ -11,10 +12,10 @@ if TYPE_CHECKING:
     from packaging.metadata import RawMetadata
 
 
-def name_and_version(data: bytes) -> tuple[str | None, str | None]:
-    """Just the ``Name`` and ``Version`` fields of core metadata: both are one-line
-    fields in its header block, so this reads that block line by line instead of
-    loading the email parser (listing an environment needs only these two)."""
+def header_fields(data: bytes, names: Collection[str]) -> dict[str, str]:
+    """The first value of each of ``names`` (lower case) among the one-line fields of an
+    email-style header block (core metadata, a wheel's WHEEL), read line by line instead
+    of loading the email parser; it stops at the end of the block."""
     found: dict[str, str] = {}
     for line in data.split(b"\n"):
         line = line.rstrip(b"\r")
@@ -23,11 +24,18 @@ def name_and_version(data: bytes) -> tuple[str | None, str | None]:
         if line[:1] in (b" ", b"\t"):
             continue  # a continuation of a multi-line field
         key, sep, value = line.partition(b":")
-        field = key.strip().lower()
-        if sep and field in (b"name", b"version") and field.decode() not in found:
-            found[field.decode()] = value.strip().decode("utf-8", "replace")
-            if len(found) == 2:
+        field = key.strip().lower().decode("utf-8", "replace")
+        if sep and field in names and field not in found:
+            found[field] = value.strip().decode("utf-8", "replace")
+            if len(found) == len(names):
                 break
+    return found
+
+
+def name_and_version(data: bytes) -> tuple[str | None, str | None]:
+    """Just the ``Name`` and ``Version`` fields of core metadata (listing an environment
+    needs only these two)."""
+    found = header_fields(data, ("name", "version"))
     return found.get("name"), found.get("version")
 
 

@@ -30,7 +30,7 @@ from typing import cast
 
 from .cache import EntryLock, file_sha256
 from .errors import InvalidWheel
-from .metadata import names_itself
+from .metadata import header_fields, names_itself
 from .models import Pin
 from .unpacked import (
     UnpackedFile,
@@ -294,7 +294,8 @@ def _identify(pin: Pin, zf: zipfile.ZipFile, label: str, path: Path,
     tops = {n.split("/", 1)[0] for n in names if "/" in n}
     infos = sorted(t for t in tops if t.endswith(".dist-info"))
     want = f"{pin.name}-{pin.version}.dist-info"
-    if len(infos) != 1 or _normal_dist_info(infos[0]) != _normal_dist_info(want):
+    stem = _normal_dist_info(want)
+    if len(infos) != 1 or _normal_dist_info(infos[0]) != stem:
         raise InvalidWheel(f"invalid wheel {label}: expected one {want} directory, found "
                            f"{', '.join(infos) or 'none'}", package=pin.name, path=str(path))
     dist_info = infos[0]
@@ -305,19 +306,14 @@ def _identify(pin: Pin, zf: zipfile.ZipFile, label: str, path: Path,
                            package=pin.name, path=str(path))
     # PEP 427 names it as the .dist-info directory is named; any spelling of the same
     # project and version is taken (another top-level name is a directory like any)
-    stem = _normal_dist_info(dist_info)
     data = [t for t in tops if t.endswith(".data")
             and _normal_dist_info(t[:-len(".data")] + ".dist-info") == stem]
     return dist_info, (data[0] if len(data) == 1 else dist_info[:-len(".dist-info")] + ".data")
 
 
-def _root_scheme(wf: _Wheel, label: str) -> str:
+def _root_scheme(zf: zipfile.ZipFile, dist_info: str, label: str) -> str:
     """Where the archive's root goes (purelib or platlib), as WHEEL says."""
-    fields: dict[str, str] = {}
-    for line in wf.read_dist_info("WHEEL").splitlines():
-        key, sep, value = line.partition(":")
-        if sep and not key[:1].isspace():
-            fields.setdefault(key.strip().lower(), value.strip())
+    fields = header_fields(zf.read(f"{dist_info}/WHEEL"), ("wheel-version", "root-is-purelib"))
     if not fields.get("wheel-version", "").startswith("1."):
         raise InvalidWheel(f"invalid wheel {label}: unsupported Wheel-Version")
     return "purelib" if fields.get("root-is-purelib", "").lower() == "true" else "platlib"
@@ -403,7 +399,7 @@ def _unpack_into(pin: Pin, wheel: Path, root: Path) -> UnpackedWheel:
             names = _check_zip(zf, fh.fileno(), label)
             dist_info, data_dir = _identify(pin, zf, label, wheel, names)
             wf = _Wheel(zf, fh.fileno(), dist_info)
-            root_scheme = _root_scheme(wf, label)
+            root_scheme = _root_scheme(zf, dist_info, label)
             scripts = tuple(_entry_points(wf, label))
             dest = _Destination(root, wf.record(), label)
             data_prefix = data_dir + "/"

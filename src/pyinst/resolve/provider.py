@@ -225,11 +225,9 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
         with contextlib.suppress(Exception):
             reqs = [req, *self._options.constraints.get(req.name, ())]
             likely = next(iter(self._matches(req.name, frozenset(), reqs)), None)
-            if likely is None or likely.installed is not None or likely.link is None \
-                    or not likely.link.is_wheel:
-                return  # never a build
-            self._metadata_parsed(likely, guess=True)
-            self.get_dependencies(likely)  # which looks ahead at its dependencies
+            if likely is not None:
+                self._metadata_parsed(likely, guess=True)  # only what is cheap
+                self.get_dependencies(likely)  # which looks ahead at its dependencies
 
     @property
     def options(self) -> ResolveOptions:
