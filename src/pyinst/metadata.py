@@ -56,9 +56,12 @@ def parse_headers(data: bytes) -> RawMetadata:
 def names_itself(data: bytes | RawMetadata, name: NormalizedName,
                  version: Version) -> tuple[bool, str | None, str | None]:
     """Whether metadata (bytes, or headers already parsed) says it is ``name``
-    ``version``; also what it does say."""
-    raw = parse_headers(data) if isinstance(data, bytes) else data
-    said_name, said_version = raw.get("name"), raw.get("version")
+    ``version``; also what it does say. Bytes are read for these two fields only (an
+    unpacking worker then never loads the email parser)."""
+    if isinstance(data, bytes):
+        said_name, said_version = name_and_version(data)
+    else:
+        said_name, said_version = data.get("name"), data.get("version")
     try:
         same = (said_name is not None and said_version is not None
                 and canonicalize_name(said_name) == name and Version(said_version) == version)

@@ -194,9 +194,8 @@ def read_manifest(entry: Path) -> UnpackedWheel | None:
 def write_manifest(unpacked: UnpackedWheel, entry: Path) -> None:
     """Write (or replace, atomically: readers may be looking) the manifest of ``entry``."""
     import os
-    import secrets
 
-    tmp = entry / f".{MANIFEST}.{secrets.token_hex(4)}"
+    tmp = entry / f".{MANIFEST}.{os.urandom(4).hex()}"
     try:
         tmp.write_text(json.dumps(unpacked.to_json()), "utf-8")
         os.replace(tmp, entry / MANIFEST)
