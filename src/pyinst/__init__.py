@@ -15,6 +15,7 @@ _EXPORTS = {
     "Config": "config",
     "IndexStrategy": "config",
     "BinaryPolicy": "config",
+    "InvalidConfig": "config",
     "Target": "target",
     "Installer": "api",
     "install": "api",
@@ -46,6 +47,7 @@ __all__ = [
     "InstallPlan",
     "InstallResult",
     "Installer",
+    "InvalidConfig",
     "InvalidWheel",
     "Link",
     "NoCompatibleDistribution",
@@ -67,7 +69,7 @@ if TYPE_CHECKING:
 
     from .api import Installer, install
     from .bootstrap import create_venv
-    from .config import BinaryPolicy, Config, IndexStrategy
+    from .config import BinaryPolicy, Config, IndexStrategy, InvalidConfig
     from .errors import (
         HashMismatch,
         IndexFetchError,

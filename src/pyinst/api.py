@@ -247,7 +247,7 @@ class Installer:
                     self._tmp_cache = tempfile.mkdtemp(prefix="pyinst-cache-")
                     root = Path(self._tmp_cache)
                 self._cache = Cache(root)
-                self._pool = ThreadPoolExecutor(max_workers=max(1, cfg.max_workers),
+                self._pool = ThreadPoolExecutor(max_workers=cfg.max_workers,
                                                 thread_name_prefix="pyinst")
             client = IndexClient(config or self.config, self._http_client, self._cache)
             return _Session(client, Fetcher(client, self._cache, self._emit), self._pool,
@@ -970,6 +970,8 @@ class Installer:
         result maps each target to its `InstallResult`, or to the `PyinstError` that
         stopped it: one failing target does not spoil the others.
         """
+        if max_workers < 1:
+            raise ValueError(f"max_workers must be 1 or more, not {max_workers!r}")
         session = self._session()
         items = [(t, list(reqs)) for t, reqs in targets.items()]
 
@@ -988,7 +990,7 @@ class Installer:
         from concurrent.futures import ThreadPoolExecutor
 
         try:
-            with ThreadPoolExecutor(max_workers=max(1, max_workers),
+            with ThreadPoolExecutor(max_workers=max_workers,
                                     thread_name_prefix="pyinst-provision") as runner:
                 futures = {t: runner.submit(one, t, reqs) for t, reqs in items}
                 return {t: f.result() for t, f in futures.items()}

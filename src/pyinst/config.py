@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 DEFAULT_INDEX_URL = "https://pypi.org/simple/"
+#: how files may get from the unpacked-wheel cache into a target (`Config.link_mode`)
+LINK_MODES = ("hardlink", "copy", "symlink")
 
 
 class IndexStrategy(str, enum.Enum):
@@ -38,12 +40,23 @@ class BinaryPolicy:
         return not (name in self.only_binary or ":all:" in self.only_binary)
 
 
+class InvalidConfig(ValueError):
+    """A `Config` field given a value it cannot take; ``field`` names it."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"Config.{field} {reason}")
+        self.field = field
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class Config:
     """Everything an `Installer` needs to know that is not about the target.
 
     Built by the caller (the CLI builds one from its arguments); never read from the
-    process environment by the library itself.
+    process environment by the library itself. A value a field cannot take (a negative
+    count, a timeout of 0, an unknown link mode) raises `InvalidConfig` when the object
+    is made.
     """
 
     index_urls: tuple[str, ...] = (DEFAULT_INDEX_URL,)
@@ -102,6 +115,22 @@ class Config:
     #: the environment build backends run with; ``None`` passes on the process's own,
     #: as any subprocess inherits it (minus PYTHONPATH and friends, for isolation)
     build_environ: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        # each as "holds": NaN holds none of them, so it is refused too
+        for name, holds, rule in (
+                ("timeout", self.timeout > 0, "more than 0"),
+                ("retries", self.retries >= 0, "0 or more"),
+                ("retry_backoff", self.retry_backoff >= 0, "0 or more"),
+                ("max_workers", self.max_workers >= 1, "1 or more"),
+                ("unpack_processes",
+                 self.unpack_processes is None or self.unpack_processes >= 0, "0 or more"),
+                ("lock_timeout", self.lock_timeout is None or self.lock_timeout >= 0,
+                 "0 or more"),
+                ("link_mode", self.link_mode in LINK_MODES,
+                 "one of " + ", ".join(LINK_MODES))):
+            if not holds:
+                raise InvalidConfig(name, f"must be {rule}, not {getattr(self, name)!r}")
 
     @property
     def no_index(self) -> bool:

@@ -62,6 +62,33 @@ def test_user_errors_are_one_line_and_change_nothing(
     assert tree_snapshot(venv.parent.parent) == before
 
 
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (["--timeout", "-1"], {}, "error: --timeout must be more than 0, not -1.0"),
+        (["--timeout", "nan"], {}, "error: --timeout must be more than 0, not nan"),
+        (["--retries", "-2"], {}, "error: --retries must be 0 or more, not -2"),
+        (["--unpack-processes", "-3"], {},
+         "error: --unpack-processes must be 0 or more, not -3"),
+        (["--lock-timeout", "-1"], {}, "error: --lock-timeout must be 0 or more, not -1.0"),
+        ([], {"PYINST_RETRIES": "-1"}, "error: PYINST_RETRIES: retries must be 0 or more, "
+                                       "not -1"),
+    ],
+)
+def test_numbers_out_of_range_are_usage_errors(
+        index: IndexServer, venv: Path, args: list[str], env: dict[str, str],
+        expected: str) -> None:
+    """Once clamped silently (--unpack-processes -3 meant 0) or a traceback from deep in
+    the HTTP stack (--timeout -1): now one line naming the option, before any work."""
+    before = tree_snapshot(venv.parent.parent)
+    proc = run_cli("install", "-p", str(venv), "-i", index.url, "--no-cache", *args,
+                   "simple", env=env)
+    assert (proc.returncode, proc.stderr.strip()) == (2, expected)
+    assert tree_snapshot(venv.parent.parent) == before
+    proc = run_cli("provision", "-j", "0", str(venv))
+    assert proc.returncode == 2 and "-j/--max-workers: must be 1 or more, not 0" in proc.stderr
+
+
 def test_conflict_message_explains_who_requires_what(index: IndexServer, venv: Path) -> None:
     proc = _install(index.url, venv, "conflict-a", "conflict-b")
     line = proc.stderr.strip()

@@ -124,7 +124,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
                               help="install into many environments at once, from a manifest")
         prov.add_argument("manifest", metavar="MANIFEST",
                           help="a TOML or JSON file listing targets and their requirements")
-        prov.add_argument("-j", "--max-workers", type=int, default=4, metavar="N",
+        prov.add_argument("-j", "--max-workers", type=_at_least_one, default=4, metavar="N",
                           help="how many targets to work on at once (default 4)")
         prov.add_argument("-U", "--upgrade", action="store_true",
                           help="upgrade the named packages in every target")
@@ -199,6 +199,16 @@ def _add_install(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
                           "standard output)")
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {number}")
+    return number
+
+
 def _default_cache_dir() -> Path:
     import platformdirs
 
@@ -236,42 +246,49 @@ def _split_names(values: Iterable[str]) -> set[str]:
 
 
 def _build_config(args: argparse.Namespace, reqs: RequirementSet) -> Config:
-    from ..config import DEFAULT_INDEX_URL, BinaryPolicy, Config, IndexStrategy
+    from ..config import DEFAULT_INDEX_URL, BinaryPolicy, Config, IndexStrategy, InvalidConfig
+    from ..errors import UsageError
 
-    from_config: set[str] = getattr(args, "from_config", set())
+    from_config: dict[str, str] = getattr(args, "from_config", {})
     cli_index = args.index_url if "index_url" not in from_config else None
     index_url = cli_index or reqs.index_url or args.index_url or DEFAULT_INDEX_URL
     extra = [*args.extra_index_url, *reqs.extra_index_urls]
     indexes: tuple[str, ...] = () if (args.no_index or reqs.no_index) else (index_url, *extra)
     strategy = IndexStrategy(args.index_strategy or "first-index")
-    return Config(
-        index_urls=tuple(dict.fromkeys(indexes)),
-        find_links=tuple(dict.fromkeys([*args.find_links, *reqs.find_links])),
-        index_strategy=strategy,
-        cache_dir=cache_root(args),
-        allow_prereleases=args.pre or reqs.pre,
-        binary=BinaryPolicy(
-            only_binary=frozenset(_split_names(args.only_binary) | _split_names(
-                reqs.only_binary)),
-            no_binary=frozenset(_split_names(args.no_binary) | _split_names(reqs.no_binary))),
-        timeout=args.timeout,
-        retries=max(0, args.retries),
-        ca_bundle=Path(args.cert) if args.cert else None,
-        trust_env=args.env_proxy,
-        proxy=args.proxy,
-        netrc_file=None if args.no_netrc else _netrc_file(),
-        keyring_command=_keyring_command(args.keyring_provider),
-        lock_timeout=args.lock_timeout,
-        link_mode=args.link_mode,
-        compile_bytecode=args.compile_bytecode,
-        unpack_processes=None if args.unpack_processes is None else max(
-            0, args.unpack_processes),
-        refresh=args.refresh,
-        offline=args.offline,
-        build_isolation=not getattr(args, "no_build_isolation", False),
-        config_settings=_config_settings(getattr(args, "config_settings", [])),
-        build_constraints=_build_constraints(getattr(args, "build_constraint", [])),
-    )
+    try:
+        return Config(
+            index_urls=tuple(dict.fromkeys(indexes)),
+            find_links=tuple(dict.fromkeys([*args.find_links, *reqs.find_links])),
+            index_strategy=strategy,
+            cache_dir=cache_root(args),
+            allow_prereleases=args.pre or reqs.pre,
+            binary=BinaryPolicy(
+                only_binary=frozenset(_split_names(args.only_binary) | _split_names(
+                    reqs.only_binary)),
+                no_binary=frozenset(_split_names(args.no_binary)
+                                    | _split_names(reqs.no_binary))),
+            timeout=args.timeout,
+            retries=args.retries,
+            ca_bundle=Path(args.cert) if args.cert else None,
+            trust_env=args.env_proxy,
+            proxy=args.proxy,
+            netrc_file=None if args.no_netrc else _netrc_file(),
+            keyring_command=_keyring_command(args.keyring_provider),
+            lock_timeout=args.lock_timeout,
+            link_mode=args.link_mode,
+            compile_bytecode=args.compile_bytecode,
+            unpack_processes=args.unpack_processes,
+            refresh=args.refresh,
+            offline=args.offline,
+            build_isolation=not getattr(args, "no_build_isolation", False),
+            config_settings=_config_settings(getattr(args, "config_settings", [])),
+            build_constraints=_build_constraints(getattr(args, "build_constraint", [])),
+        )
+    except InvalidConfig as exc:  # a value out of range, from the command line or a setting
+        key = exc.field.replace("_", "-")
+        where = from_config.get(exc.field)
+        raise UsageError(f"{where}: {key} {exc.reason}" if where else f"--{key} {exc.reason}"
+                         ) from None
 
 
 _PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY",

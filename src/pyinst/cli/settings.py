@@ -123,14 +123,15 @@ def gather(environ: Mapping[str, str], cwd: Path) -> dict[str, tuple[Any, str]]:
 
 
 def merge(parser: argparse.ArgumentParser, args: argparse.Namespace,
-          found: Mapping[str, tuple[Any, str]]) -> set[str]:
-    """Fill in what the command line left at its default; returns those dests."""
+          found: Mapping[str, tuple[Any, str]]) -> dict[str, str]:
+    """Fill in what the command line left at its default; returns those dests, each
+    with where its value came from."""
     sub = parser
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction) and args.command in action.choices:
             sub = action.choices[args.command]
     known = {a.dest: a for a in sub._actions}
-    filled = set()
+    filled = {}
     for dest, (value, where) in found.items():
         choices = known[dest].choices if dest in known else None
         if choices is not None and value not in choices:
@@ -138,7 +139,7 @@ def merge(parser: argparse.ArgumentParser, args: argparse.Namespace,
                                f"{', '.join(map(str, choices))}, not {value!r}")
         if dest in known and getattr(args, dest, None) == sub.get_default(dest):
             setattr(args, dest, value)
-            filled.add(dest)
+            filled[dest] = where
     return filled
 
 
