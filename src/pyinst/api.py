@@ -17,7 +17,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from . import __version__
 from .cache import Cache
-from .config import Config
+from .config import Config, LinkMode
 from .errors import InvalidWheel, PyinstError
 from .events import Event, EventSink, ResolveFinished, ResolveStarted, TargetFinished, ignore
 from .models import InstallPlan, InstallResult, Link, Pin, Resolution
@@ -655,7 +655,7 @@ class Installer:
             t1 = time.perf_counter()
             timings = {"resolve": t1 - t0}
             if not dry_run:
-                from .apply import LinkMode, apply_plan
+                from .apply import apply_plan
 
                 wheels = self._fetch(session, plan.to_install, target)
                 if alone:
@@ -806,7 +806,7 @@ class Installer:
         """Install exactly what a PEP 751 lock selects for ``target``: no resolution, no
         index page, every file hash-checked. With ``sync``, also remove what the lock
         does not list (but not the distributions named in ``keep``)."""
-        from .apply import LinkMode, apply_plan
+        from .apply import apply_plan
         from .installed import installed_distributions
         from .lock import load_lock, pins_from_lock, plan_lock
 

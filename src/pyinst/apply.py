@@ -9,7 +9,6 @@ No file is created through the process umask dance: modes are given to ``os.open
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import json
 import os
@@ -20,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
+from .config import LinkMode
 from .errors import InstallConflict, InstallError, InvalidWheel, PyinstError
 from .events import EventSink, InstallProgress, ignore
 from .installed import remove_distribution
@@ -62,15 +62,6 @@ def posix_script(interpreter: str, module: str, attr: str) -> bytes:
     every warm install). Windows launchers still come from installer."""
     return shebang(interpreter) + _POSIX_SCRIPT.format(
         module=module, head=attr.split(".")[0], attr=attr).encode("utf-8")
-
-
-class LinkMode(str, enum.Enum):
-    """How files get from the unpacked cache into a target."""
-
-    #: hard links (the default); a copy where the cache is on another filesystem
-    HARDLINK = "hardlink"
-    COPY = "copy"
-    SYMLINK = "symlink"
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 DEFAULT_INDEX_URL = "https://pypi.org/simple/"
-#: how files may get from the unpacked-wheel cache into a target (`Config.link_mode`)
-LINK_MODES = ("hardlink", "copy", "symlink")
 
 
 class IndexStrategy(str, enum.Enum):
@@ -20,6 +18,15 @@ class IndexStrategy(str, enum.Enum):
     FIRST_INDEX = "first-index"
     #: every index is asked and the best version from any of them wins
     UNSAFE_BEST_MATCH = "unsafe-best-match"
+
+
+class LinkMode(str, enum.Enum):
+    """How files get from the unpacked-wheel cache into a target (`Config.link_mode`)."""
+
+    #: hard links (the default); a copy where the cache is on another filesystem
+    HARDLINK = "hardlink"
+    COPY = "copy"
+    SYMLINK = "symlink"
 
 
 @dataclass(frozen=True)
@@ -127,8 +134,8 @@ class Config:
                  self.unpack_processes is None or self.unpack_processes >= 0, "0 or more"),
                 ("lock_timeout", self.lock_timeout is None or self.lock_timeout >= 0,
                  "0 or more"),
-                ("link_mode", self.link_mode in LINK_MODES,
-                 "one of " + ", ".join(LINK_MODES))):
+                ("link_mode", self.link_mode in {m.value for m in LinkMode},
+                 "one of " + ", ".join(m.value for m in LinkMode))):
             if not holds:
                 raise InvalidConfig(name, f"must be {rule}, not {getattr(self, name)!r}")
 
