@@ -220,7 +220,7 @@ class IndexClient:
                 resp.raise_for_status()
                 length = resp.headers.get("content-length")
                 write = restart(int(length) if length and length.isdigit() else None)
-                for chunk in resp.iter_bytes(1 << 17):
+                for chunk in resp.iter_bytes():  # as they arrive: re-chunking copies
                     write(chunk)
 
         self._with_retries(url, package, attempt)
