@@ -89,6 +89,47 @@ def test_numbers_out_of_range_are_usage_errors(
     assert proc.returncode == 2 and "-j/--max-workers: must be 1 or more, not 0" in proc.stderr
 
 
+def test_a_target_that_is_a_file_is_one_clear_error(index: IndexServer, tmp_path: Path,
+                                                    venv: Path) -> None:
+    """Once a traceback from taking the environment lock (mkdir of the target)."""
+    blocker = tmp_path / "plugins"
+    blocker.write_text("not a directory\n")
+    proc = run_cli("install", "-p", str(venv), "-i", index.url, "--no-cache", "--target",
+                   str(blocker), "simple")
+    assert (proc.returncode, proc.stderr.strip()) == (
+        1, f"error: cannot install into {blocker}: it is a file, not a directory")
+    assert blocker.read_text() == "not a directory\n"
+    proc = run_cli("install", "-p", str(venv), "-i", index.url, "--no-cache", "--target",
+                   str(blocker / "sub"), "simple")
+    assert proc.returncode == 1 and proc.stderr.startswith(
+        f"error: cannot install into {blocker / 'sub'}: ") and "Traceback" not in proc.stderr
+
+
+def test_report_destination_is_checked_before_installing(index: IndexServer, venv: Path,
+                                                         tmp_path: Path) -> None:
+    """An unwritable --report path was a traceback after the install had changed the
+    environment; now it is a usage error before anything happens. A report file made
+    for a command that then fails is not left behind; one already there is untouched."""
+    before = tree_snapshot(venv.parent.parent)
+    for bad, reason in ((tmp_path / "missing" / "r.json", "No such file or directory"),
+                        (tmp_path, "Is a directory")):
+        proc = _install(index.url, venv, "--report", str(bad), "simple")
+        assert (proc.returncode, proc.stderr.strip()) == (
+            2, f"error: cannot write the report to {bad}: {reason}")
+        assert tree_snapshot(venv.parent.parent) == before
+    new = tmp_path / "new.json"
+    proc = _install(index.url, venv, "--report", str(new), "nosuchproject")
+    assert proc.returncode == 1 and not new.exists()
+    old = tmp_path / "old.json"
+    old.write_text("earlier report\n")
+    proc = _install(index.url, venv, "--report", str(old), "nosuchproject")
+    assert proc.returncode == 1 and old.read_text() == "earlier report\n"
+    proc = _install(index.url, venv, "--report", str(old), "simple==1.0")
+    assert proc.returncode == 0, proc.stderr
+    assert [i["metadata"]["name"] for i in json.loads(old.read_text())["install"]] == [
+        "simple"]
+
+
 def test_conflict_message_explains_who_requires_what(index: IndexServer, venv: Path) -> None:
     proc = _install(index.url, venv, "conflict-a", "conflict-b")
     line = proc.stderr.strip()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from .. import __version__
@@ -481,24 +482,54 @@ def _cmd_install(args: argparse.Namespace) -> int:
     out = sys.stdout
     from .progress import progress_sink
 
-    with progress_sink(args) as sink, Installer(config, on_event=sink) as inst:
-        result = inst.install(reqs.requirements, target, constraints=reqs.constraints,
-                              upgrade=args.upgrade, force_reinstall=args.force_reinstall,
-                              no_deps=args.no_deps, dry_run=args.dry_run,
-                              require_hashes=args.require_hashes or reqs.require_hashes)
-    if args.report:
-        from ..report import installation_report
+    with _report_file(args.report) as report_out:
+        with progress_sink(args) as sink, Installer(config, on_event=sink) as inst:
+            result = inst.install(reqs.requirements, target, constraints=reqs.constraints,
+                                  upgrade=args.upgrade, force_reinstall=args.force_reinstall,
+                                  no_deps=args.no_deps, dry_run=args.dry_run,
+                                  require_hashes=args.require_hashes or reqs.require_hashes)
+        if args.report:
+            from ..report import installation_report
 
-        assert result.plan is not None
-        data = json.dumps(installation_report(result.plan, target.markers), indent=2)
-        if args.report == "-":
-            _echo(out, data)
-        else:
-            Path(args.report).write_text(data + "\n", encoding="utf-8")
+            assert result.plan is not None
+            data = json.dumps(installation_report(result.plan, target.markers), indent=2)
+            if report_out is None:
+                _echo(out, data)
+            else:
+                report_out.truncate(0)
+                report_out.write(data + "\n")
     if not args.quiet and args.report != "-":
         n = len(result.resolution) if result.resolution is not None else 0
         _print_result(result, out, n)
     return 0
+
+
+@contextlib.contextmanager
+def _report_file(path: str | None) -> Iterator[TextIO | None]:
+    """The ``--report`` file, opened before anything is installed: a path that cannot
+    be written is a usage error then, not a traceback after the install. A file this
+    made is removed again if the command fails; one that was there is left as it was
+    until the report replaces its content. ``None`` for no file (or ``-``)."""
+    from ..errors import UsageError
+
+    if path is None or path == "-":
+        yield None
+        return
+    existed = os.path.lexists(path)
+    try:
+        fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - held across the install
+    except OSError as exc:
+        raise UsageError(f"cannot write the report to {path}: {exc.strerror or exc}"
+                         ) from None
+    done = False
+    try:
+        with fh:
+            yield fh
+        done = True
+    finally:
+        if not done and not existed:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
 
 def _few_malloc_arenas() -> None:
