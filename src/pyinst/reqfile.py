@@ -123,6 +123,10 @@ def parse_requirement(text: str, *, base_dir: Path | None = None,
             if not p.is_absolute() and base_dir is not None:
                 p = base_dir / p
             url = path_to_url(p)
+            if not p.exists():
+                raise InvalidRequirement(f"'{url_part}' looks like a path, and there is no "
+                                         f"such file or directory ({p})", source=source,
+                                         line=line)
             if p.is_dir():
                 if not ((p / "pyproject.toml").exists() or (p / "setup.py").exists()):
                     raise InvalidRequirement(f"'{url_part}' is a directory without "

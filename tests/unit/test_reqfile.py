@@ -85,6 +85,8 @@ def test_local_projects_editables_and_extras(tmp_path: Path) -> None:
 
 
 def test_paths_and_urls_to_wheels(tmp_path: Path) -> None:
+    (tmp_path / "dist").mkdir()
+    (tmp_path / "dist" / "pkg_name-1.0-py3-none-any.whl").touch()
     req = parse_requirement("./dist/pkg_name-1.0-py3-none-any.whl", base_dir=tmp_path)
     assert req.name == "pkg-name"
     assert req.url == (tmp_path / "dist" / "pkg_name-1.0-py3-none-any.whl").as_uri()
@@ -92,3 +94,9 @@ def test_paths_and_urls_to_wheels(tmp_path: Path) -> None:
     assert req.name == "demo" and req.url == "https://x.example/a/demo-2.0-py3-none-any.whl"
     with pytest.raises(InvalidRequirement):
         parse_requirement("https://x.example/a/whatever")
+    # a path to nothing says so, named like a wheel or not (it once said "cannot tell
+    # the project name", or failed only after resolving)
+    for missing in ("./dist/other-1.0-py3-none-any.whl", "./nothing.whl", "./dist/x-1.0.tar.gz",
+                    "./no-such-project"):
+        with pytest.raises(InvalidRequirement, match="no such file or directory"):
+            parse_requirement(missing, base_dir=tmp_path)
