@@ -908,7 +908,13 @@ class Installer:
         request = _Request(_user_requirements(requirements), _user_requirements(constraints),
                            False, True, False)
         out_dir = Path(dest)
-        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file in the way, no permission
+            from .errors import UsageError
+
+            reason = "it is a file" if out_dir.is_file() else exc.strerror or str(exc)
+            raise UsageError(f"cannot save files into {dest}: {reason}") from None
         saved = []
         with self._call() as session:
             resolution = self._resolve(session, request, target)

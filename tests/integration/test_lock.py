@@ -294,3 +294,30 @@ def test_lock_extras_choose_the_packages_their_markers_name(
                    "--no-cache")
     assert proc.returncode != 0 and "nope" in proc.stderr and "Traceback" not in proc.stderr
     assert _installed(plain) == {"app": "1.0", "lib": "1.1"}
+
+
+def test_lock_and_download_destinations_are_checked_before_resolving(
+        index: IndexServer, tmp_path: Path, venv_factory: Callable[[str], Path]) -> None:
+    """An unwritable -o or -d was a traceback (for -o, after resolving); now one usage
+    line before any index request."""
+    python = venv_factory("3.12")
+    blocker = tmp_path / "afile"
+    blocker.write_text("x\n")
+    for args, expected in (
+            (["lock", "-o", str(tmp_path / "missing" / "pylock.toml")],
+             f"cannot write the lock to {tmp_path / 'missing' / 'pylock.toml'}: No such file "
+             "or directory"),
+            (["lock", "-o", str(tmp_path)], f"cannot write the lock to {tmp_path}: Is a "
+                                            "directory"),
+            (["download", "-d", str(blocker)], f"cannot save files into {blocker}: it is a "
+                                               "file")):
+        index.requests.clear()
+        proc = run_cli(*args, "-p", str(python), "-i", index.url, "--no-cache", "app")
+        assert (proc.returncode, proc.stderr.strip()) == (2, f"error: {expected}")
+        assert _pages(index) == 0
+    assert blocker.read_text() == "x\n" and not (tmp_path / "missing").exists()
+    # a lock over an older one replaces its content
+    old = tmp_path / "pylock.toml"
+    old.write_text("an older lock\n")
+    assert _lock(index, python, tmp_path, "app") == old
+    assert old.read_text().startswith('lock-version = "1.0"')

@@ -482,7 +482,7 @@ def _cmd_install(args: argparse.Namespace) -> int:
     out = sys.stdout
     from .progress import progress_sink
 
-    with _report_file(args.report) as report_out:
+    with output_file(args.report, "the report") as report_out:
         with progress_sink(args) as sink, Installer(config, on_event=sink) as inst:
             result = inst.install(reqs.requirements, target, constraints=reqs.constraints,
                                   upgrade=args.upgrade, force_reinstall=args.force_reinstall,
@@ -505,11 +505,12 @@ def _cmd_install(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _report_file(path: str | None) -> Iterator[TextIO | None]:
-    """The ``--report`` file, opened before anything is installed: a path that cannot
-    be written is a usage error then, not a traceback after the install. A file this
-    made is removed again if the command fails; one that was there is left as it was
-    until the report replaces its content. ``None`` for no file (or ``-``)."""
+def output_file(path: str | None, what: str) -> Iterator[TextIO | None]:
+    """A file the command writes at the end (``--report``, ``lock -o``), opened before
+    any work: a path that cannot be written is a usage error then, not a traceback
+    after the install or resolution. A file this made is removed again if the command
+    fails; one that was there is left as it was until the writer replaces its content
+    (``truncate(0)``, then write). ``None`` for no file (or ``-``)."""
     from ..errors import UsageError
 
     if path is None or path == "-":
@@ -517,9 +518,9 @@ def _report_file(path: str | None) -> Iterator[TextIO | None]:
         return
     existed = os.path.lexists(path)
     try:
-        fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - held across the install
+        fh = open(path, "a", encoding="utf-8")  # noqa: SIM115 - held across the command
     except OSError as exc:
-        raise UsageError(f"cannot write the report to {path}: {exc.strerror or exc}"
+        raise UsageError(f"cannot write {what} to {path}: {exc.strerror or exc}"
                          ) from None
     done = False
     try:

@@ -84,22 +84,24 @@ def _inputs(args: argparse.Namespace, verb: str):  # type: ignore[no-untyped-def
 def cmd_lock(args: argparse.Namespace) -> int:
     from ..api import Installer
     from ..lock import dump_lock
-    from . import _echo
+    from . import _echo, output_file
     from .progress import progress_sink
 
     reqs, config, target = _inputs(args, "lock")
     out_dir = Path.cwd() if args.output == "-" else Path(args.output).resolve().parent
-    with progress_sink(args) as sink, Installer(config, on_event=sink) as inst:
-        lock = inst.lock(reqs.requirements, target, constraints=reqs.constraints,
-                         lock_dir=out_dir)
-    text = dump_lock(lock)
-    if args.output == "-":
-        sys.stdout.write(text)
-    else:
-        Path(args.output).write_text(text, encoding="utf-8")
-        if not args.quiet:
-            _echo(sys.stdout, f"Locked {len(lock.packages)} packages for "
-                              f"{target.describe()} in {args.output}")
+    with output_file(args.output, "the lock") as out:
+        with progress_sink(args) as sink, Installer(config, on_event=sink) as inst:
+            lock = inst.lock(reqs.requirements, target, constraints=reqs.constraints,
+                             lock_dir=out_dir)
+        text = dump_lock(lock)
+        if out is None:
+            sys.stdout.write(text)
+        else:
+            out.truncate(0)
+            out.write(text)
+    if out is not None and not args.quiet:
+        _echo(sys.stdout, f"Locked {len(lock.packages)} packages for "
+                          f"{target.describe()} in {args.output}")
     return 0
 
 
