@@ -913,7 +913,8 @@ class Installer:
         except OSError as exc:  # a file in the way, no permission
             from .errors import UsageError
 
-            reason = "it is a file" if out_dir.is_file() else exc.strerror or str(exc)
+            reason = ("it is a file, not a directory" if out_dir.is_file()
+                      else exc.strerror or str(exc))
             raise UsageError(f"cannot save files into {dest}: {reason}") from None
         saved = []
         with self._call() as session:

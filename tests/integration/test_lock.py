@@ -310,7 +310,7 @@ def test_lock_and_download_destinations_are_checked_before_resolving(
             (["lock", "-o", str(tmp_path)], f"cannot write the lock to {tmp_path}: Is a "
                                             "directory"),
             (["download", "-d", str(blocker)], f"cannot save files into {blocker}: it is a "
-                                               "file")):
+                                               "file, not a directory")):
         index.requests.clear()
         proc = run_cli(*args, "-p", str(python), "-i", index.url, "--no-cache", "app")
         assert (proc.returncode, proc.stderr.strip()) == (2, f"error: {expected}")
