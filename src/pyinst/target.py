@@ -148,13 +148,15 @@ def probe_interpreter(python: str | os.PathLike[str], *, prefix: str | None = No
         )
     except (OSError, subprocess.SubprocessError) as exc:
         raise TargetError(f"cannot run the target interpreter {python}: {exc}") from exc
+    failed = (f"the target interpreter {python} failed to describe itself (is it Python "
+              "3.8 or later?)")
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise TargetError(f"the target interpreter {python} failed to describe itself: {last}")
+        raise TargetError(f"{failed}: {last}")
     try:
         data: dict[str, Any] = json.loads(proc.stdout)
-    except ValueError as exc:
-        raise TargetError(f"the target interpreter {python} gave unreadable facts") from exc
+    except ValueError:
+        raise TargetError(f"{failed}: what it printed is not the probe's answer") from None
     return data
 
 

@@ -105,6 +105,21 @@ def test_a_target_that_is_a_file_is_one_clear_error(index: IndexServer, tmp_path
         f"error: cannot install into {blocker / 'sub'}: ") and "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize(("script", "says"), [
+    ("exit 1", "no output"),
+    ("echo 'not json'", "what it printed is not the probe's answer"),
+])
+def test_a_python_that_is_not_python_is_named_with_a_hint(tmp_path: Path, script: str,
+                                                          says: str) -> None:
+    fake = tmp_path / "python3"
+    fake.write_text(f"#!/bin/sh\n{script}\n")
+    fake.chmod(0o755)
+    proc = run_cli("install", "-p", str(fake), "--no-cache", "simple")
+    assert (proc.returncode, proc.stderr.strip()) == (
+        1, f"error: the target interpreter {fake} failed to describe itself (is it Python "
+           f"3.8 or later?): {says}")
+
+
 def test_report_destination_is_checked_before_installing(index: IndexServer, venv: Path,
                                                          tmp_path: Path) -> None:
     """An unwritable --report path was a traceback after the install had changed the

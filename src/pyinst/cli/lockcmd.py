@@ -100,7 +100,8 @@ def cmd_lock(args: argparse.Namespace) -> int:
             out.truncate(0)
             out.write(text)
     if out is not None and not args.quiet:
-        _echo(sys.stdout, f"Locked {len(lock.packages)} packages for "
+        n = len(lock.packages)
+        _echo(sys.stdout, f"Locked {n} package{'' if n == 1 else 's'} for "
                           f"{target.describe()} in {args.output}")
     return 0
 
