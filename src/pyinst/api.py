@@ -911,11 +911,10 @@ class Installer:
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # a file in the way, no permission
-            from .errors import UsageError
+            from .errors import UsageError, directory_problem
 
-            reason = ("it is a file, not a directory" if out_dir.is_file()
-                      else exc.strerror or str(exc))
-            raise UsageError(f"cannot save files into {dest}: {reason}") from None
+            raise UsageError(f"cannot save files into {dest}: "
+                             f"{directory_problem(out_dir, exc)}") from None
         saved = []
         with self._call() as session:
             resolution = self._resolve(session, request, target)

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-from .errors import EnvironmentLocked, TargetError
+from .errors import EnvironmentLocked, TargetError, directory_problem
 
 _POLL = 0.02
 
@@ -38,9 +38,8 @@ class EnvironmentLock:
             self.directory.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.directory, os.O_RDONLY)
         except OSError as exc:  # a file in the way, no permission, a read-only disk
-            reason = ("it is a file, not a directory"
-                      if self.directory.is_file() else exc.strerror or str(exc))
-            raise TargetError(f"cannot install into {self.description}: {reason}") from None
+            raise TargetError(f"cannot install into {self.description}: "
+                              f"{directory_problem(self.directory, exc)}") from None
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         try:
             while True:

@@ -7,9 +7,17 @@ The CLI maps them to exit codes; the API simply raises them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from .redact import redact
+
+
+def directory_problem(path: str | os.PathLike[str], exc: OSError) -> str:
+    """Why ``path`` could not be made or opened as a directory, for a message: a file in
+    the way is said as such (``mkdir`` only says "File exists")."""
+    return "it is a file, not a directory" if os.path.isfile(path) else \
+        exc.strerror or str(exc)
 
 
 class PyinstError(Exception):
