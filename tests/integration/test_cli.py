@@ -120,6 +120,22 @@ def test_a_python_that_is_not_python_is_named_with_a_hint(tmp_path: Path, script
            f"3.8 or later?): {says}")
 
 
+def test_a_path_to_nothing_is_named_before_any_work(index: IndexServer, venv: Path,
+                                                    tmp_path: Path) -> None:
+    before = tree_snapshot(venv.parent.parent)
+    for missing in ("./dist/simple-9.0-py3-none-any.whl", "./nothing.whl"):
+        index.requests.clear()
+        proc = run_cli("install", "-p", str(venv), "-i", index.url, "--no-cache", missing,
+                       cwd=tmp_path)
+        assert (proc.returncode, proc.stderr.strip()) == (
+            2, f"error: '{missing}' looks like a path, and there is no such file or "
+               f"directory ({tmp_path / missing[2:]})")
+        assert index.requests == []
+    proc = run_cli("install", "-p", str(venv), "--no-cache", "-e", str(tmp_path / "nope"))
+    assert proc.returncode == 2 and "there is no such file or directory" in proc.stderr
+    assert tree_snapshot(venv.parent.parent) == before
+
+
 def test_report_destination_is_checked_before_installing(index: IndexServer, venv: Path,
                                                          tmp_path: Path) -> None:
     """An unwritable --report path was a traceback after the install had changed the
