@@ -136,9 +136,7 @@ class _Worker:
         the pipe."""
         if kill:
             self.proc.kill()
-        if self.proc.stdin is not None:
-            with contextlib.suppress(OSError):
-                self.proc.stdin.close()
+        self.end_input()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -146,6 +144,12 @@ class _Worker:
             self.proc.wait()
         if not busy:
             self.close_output()
+
+    def end_input(self) -> None:
+        """Close the worker's input: it ends once it has answered what it was sent."""
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
 
     def close_output(self) -> None:
         if self.proc.stdout is not None:
@@ -233,5 +237,7 @@ class UnpackWorkers:
         with self._lock:
             self._broken = self._closed = True
             workers, idle, self._all, self._idle = self._all, self._idle, [], []
+        for worker in workers:  # told at once, they all end side by side
+            worker.end_input()
         for worker in workers:
             worker.stop(busy=worker not in idle)

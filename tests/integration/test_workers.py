@@ -261,6 +261,19 @@ os._exit(0)
     assert not _alive(pid)
 
 
+def test_a_worker_leaves_at_once_at_the_end_of_its_input() -> None:
+    """With its input over, a worker has nothing left to write (each answer was flushed
+    as it was sent): it ends without the interpreter's teardown, which the parent would
+    wait through before linking the wheels."""
+    watch = ("import atexit, sys;"
+             "atexit.register(lambda: sys.stderr.write('interpreter torn down'));"
+             "from pyinst._worker import main; main()")
+    proc = subprocess.run([sys.executable, "-c", watch], input=b"", capture_output=True,
+                          check=False, timeout=60)
+    assert (proc.returncode, proc.stderr) == (0, b"")
+    assert proc.stdout  # its hello, all the same
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
