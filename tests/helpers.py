@@ -15,7 +15,7 @@ import tarfile
 import threading
 import time
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -418,13 +418,14 @@ class IndexServer:
         return json.dumps({"meta": {"api-version": "1.1"}, "name": name, "files": entries}).encode()
 
 
-def run_cli(*args: str, env: Mapping[str, str] | None = None,
-            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m pyinst`` as a user would."""
+def run_cli(*args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None,
+            launcher: Sequence[str] = ("-m", "pyinst")) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m pyinst`` as a user would (``launcher``: what ``python`` is given
+    before the arguments instead)."""
     # the developer's own settings (PYINST_*, a user pyinst.toml) must not leak in
     full_env = {k: v for k, v in os.environ.items()
                 if k != "VIRTUAL_ENV" and not k.startswith("PYINST_")}
     full_env["PYINST_CONFIG_FILE"] = os.devnull + ".pyinst-tests-have-no-config.toml"
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "pyinst", *args], capture_output=True,
+    return subprocess.run([sys.executable, *launcher, *args], capture_output=True,
                           text=True, env=full_env, cwd=cwd, check=False)

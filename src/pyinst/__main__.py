@@ -1,3 +1,3 @@
-from pyinst.cli import main
+from pyinst.cli import run
 
-raise SystemExit(main())
+run()

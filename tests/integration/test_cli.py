@@ -274,6 +274,34 @@ def test_version_flag() -> None:
     assert proc.returncode == 0 and proc.stdout.startswith("pyinst ")
 
 
+#: ``python -m pyinst``, saying so if the interpreter is torn down as usual at the end
+_TEARDOWN_WATCH = """
+import atexit, runpy, sys
+atexit.register(lambda: sys.stderr.write("interpreter torn down\\n"))
+sys.argv = ["pyinst", *sys.argv[1:]]
+runpy.run_module("pyinst", run_name="__main__", alter_sys=True)
+"""
+
+
+def test_the_command_leaves_at_once_with_all_its_output_and_its_exit_code(
+        index: IndexServer, venv: Path) -> None:
+    """Once the work is done, the command's process ends without the interpreter's
+    teardown (tens of milliseconds of freeing objects), its output all written and its
+    exit code kept, whether it succeeded or not."""
+    watch = ("-c", _TEARDOWN_WATCH)
+    done = run_cli("install", "-p", str(venv), "-i", index.url, "--no-cache", "app",
+                   launcher=watch)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-2:] == [" + app==1.0", " + lib==1.1"]
+    listed = run_cli("freeze", "-p", str(venv), launcher=watch)
+    assert (listed.returncode, listed.stdout, listed.stderr) == (0, "app==1.0\nlib==1.1\n", "")
+    failed = run_cli("install", "-p", str(venv), "-i", index.url, "--no-cache",
+                     "nosuchproject", launcher=watch)
+    assert failed.returncode == 1
+    assert failed.stderr == (f"error: no project named 'nosuchproject' was found "
+                             f"({index.url})\n")
+
+
 def test_install_user_goes_to_the_user_site_and_pip_sees_it(
         index: IndexServer, venv: Path, tmp_path: Path) -> None:
     base = find_python("3.12")
