@@ -324,8 +324,10 @@ def test_install_user_goes_to_the_user_site_and_pip_sees_it(
 
 
 _ARENAS = """
-import ctypes, sys, threading
+import ctypes, gc, sys, threading
 from pathlib import Path
+
+young_before = gc.get_threshold()[0]
 
 def arenas():
     libc = ctypes.CDLL(None)
@@ -354,19 +356,19 @@ def allocate():
 threads = [threading.Thread(target=allocate) for _ in range(8)]
 for t in threads: t.start()
 for t in threads: t.join()
-print(arenas())
+print(arenas(), young_before, gc.get_threshold()[0])
 """
 
 
 @pytest.mark.skipif(not hasattr(os, "confstr") or "glibc" not in (os.confstr(
     "CS_GNU_LIBC_VERSION") or ""), reason="glibc's malloc arenas")
 @pytest.mark.parametrize("caller", ["cli", "library"])
-def test_the_command_line_keeps_mallocs_arenas_few_and_the_library_leaves_them(
+def test_the_command_line_tunes_malloc_and_the_collector_and_the_library_leaves_them(
     index: IndexServer, venv: Path, tmp_path: Path, caller: str
 ) -> None:
     """Each thread's own malloc arena keeps what was freed in it: the command line,
-    which owns its process, limits them to two; an embedding application's process is
-    its own to tune."""
+    which owns its process, limits them to two, and lets the cyclic collector run less
+    often; an embedding application's process is its own to tune."""
     args = ["cli", "install", "-q", "--dry-run", "--no-cache", "-p", str(venv), "-i",
             index.url, "app"] if caller == "cli" else ["library", str(venv), index.url]
     env = {k: v for k, v in os.environ.items()
@@ -374,8 +376,10 @@ def test_the_command_line_keeps_mallocs_arenas_few_and_the_library_leaves_them(
     env["PYINST_CONFIG_FILE"] = os.devnull + ".none.toml"
     done = subprocess.run([sys.executable, "-c", _ARENAS, str(tmp_path / "info.xml"), *args],
                           capture_output=True, text=True, env=env, check=True)
-    arenas = int(done.stdout.split()[-1])
+    arenas, young_before, young_after = map(int, done.stdout.split()[-3:])
     if caller == "cli":
         assert arenas <= 2
+        assert young_before < young_after == 10_000
     else:
         assert arenas > 2
+        assert young_after == young_before

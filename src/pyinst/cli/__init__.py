@@ -557,6 +557,24 @@ def _few_malloc_arenas() -> None:
 _M_ARENA_MAX = -8
 
 
+def _fewer_collections() -> None:
+    """Python's cyclic collector runs every 700 net allocations of containers; the
+    resolver's objects and the parsed pages live to the end of the call, so most runs
+    only walk objects that survive them. The command line raises the young generation
+    to 10,000 (measured on the benchmark's set: the collector's time in a cold install
+    70 -> 30 ms, its CPU 3.71 -> 3.56 s and wall 2.48 -> 2.42 s, medians of six; a warm
+    one the same within noise; peak RSS the same). An application that embeds pyinst
+    keeps its own setting."""
+    import gc
+
+    young, *older = gc.get_threshold()
+    if 0 < young < _YOUNG_GENERATION:  # 0: collection switched off by whoever runs us
+        gc.set_threshold(_YOUNG_GENERATION, *older)
+
+
+_YOUNG_GENERATION = 10_000
+
+
 def run() -> NoReturn:
     """The ``pyinst`` command (console script and ``python -m pyinst``): `main`, then
     out of the process at once. Tearing the interpreter down (freeing every object,
@@ -610,6 +628,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..errors import PyinstError
 
     _few_malloc_arenas()
+    _fewer_collections()
     try:
         if args.command == "provision":
             from .provision import cmd_provision
