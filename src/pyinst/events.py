@@ -12,11 +12,15 @@ from typing import Protocol, Union
 
 @dataclass(frozen=True)
 class ResolveStarted:
+    """Resolution began for ``target`` (a description of where it installs)."""
+
     target: str
 
 
 @dataclass(frozen=True)
 class ResolveFinished:
+    """Resolution for ``target`` pinned ``packages`` distributions in ``seconds``."""
+
     target: str
     packages: int
     seconds: float
@@ -26,6 +30,8 @@ class ResolveFinished:
 
 @dataclass(frozen=True)
 class DownloadProgress:
+    """``done`` bytes of ``package``'s file at ``url`` have arrived (of ``total``)."""
+
     package: str
     url: str
     done: int
@@ -35,6 +41,8 @@ class DownloadProgress:
 
 @dataclass(frozen=True)
 class DownloadFinished:
+    """``package``'s file at ``url`` arrived whole and verified: ``size`` bytes."""
+
     package: str
     url: str
     size: int
@@ -42,6 +50,8 @@ class DownloadFinished:
 
 @dataclass(frozen=True)
 class InstallProgress:
+    """``package`` ``version`` is being installed into ``target``."""
+
     target: str
     package: str
     version: str
@@ -52,6 +62,8 @@ class InstallProgress:
 
 @dataclass(frozen=True)
 class TargetFinished:
+    """One target of `Installer.provision` is done, well (``ok``) or not."""
+
     target: str
     ok: bool
     #: the error's one-line message when not ok

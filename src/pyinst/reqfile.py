@@ -37,6 +37,9 @@ class UserRequirement:
 
 @dataclass
 class RequirementSet:
+    """What a requirements file (and the files it includes) asks for: requirements,
+    constraints, and the options given in it."""
+
     requirements: list[UserRequirement] = field(default_factory=list)
     constraints: list[UserRequirement] = field(default_factory=list)
     index_url: str | None = None

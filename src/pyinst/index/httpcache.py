@@ -24,6 +24,8 @@ HEURISTIC_CAP = 600.0
 
 @dataclass(frozen=True)
 class StoredPage:
+    """An index page in the HTTP cache, with what revalidating it needs."""
+
     url: str
     final_url: str
     content_type: str
