@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .models import InstalledDistribution
     from .sources import Sources
     from .unpacked import UnpackedWheel
-    from .workers import UnpackWorkers
+    from .workers import BiggestFirst, UnpackWorkers
 
 RequirementLike = Union[str, Requirement, UserRequirement]
 
@@ -61,7 +61,7 @@ class _Session:
 
     def __init__(self, client: IndexClient, fetcher: Fetcher, pool: ThreadPoolExecutor,
                  cache_root: Path, make_sources: Callable[[_Session], Sources],
-                 unpack_slots: threading.Semaphore,
+                 unpack_slots: threading.Semaphore, unpack_threads: int = 2,
                  make_workers: Callable[[], UnpackWorkers | None] = lambda: None) -> None:
         self.client = client
         self.fetcher = fetcher
@@ -69,6 +69,14 @@ class _Session:
         #: wheels unpacked at once: unpacking is CPU work, and threads beyond the cores
         #: only queue for the GIL (measured: 8 at once took a third longer than 2)
         self.unpack_slots = unpack_slots
+        #: the lanes of threads that unpack: here (``unpack_threads`` of them), and by
+        #: the worker processes (one thread waiting for each). A downloaded wheel is
+        #: handed to one, and the pool's thread goes on to the next download (waiting
+        #: there for its unpacking, the pool's threads held up the downloads: the
+        #: biggest wheel started a second late, measured). Made on the first unpack.
+        self._unpack_threads = unpack_threads
+        self._here: BiggestFirst | None = None
+        self._there: BiggestFirst | None = None
         #: worker processes for big wheels: the pool is made on the first unpack (a call
         #: that unpacks nothing never imports it), its processes on the first big wheel
         self._make_workers = make_workers
@@ -77,8 +85,12 @@ class _Session:
         self.cache_root = cache_root
         self._make_sources = make_sources
         self._sources: Sources | None = None
-        #: wheels being unpacked now (here or by workers), for whoever asks again
+        #: wheels being unpacked now (or waiting for a thread), for whoever asks again
         self._unpacking: dict[Path, Future[UnpackedWheel]] = {}
+        #: this call's wheels on their way (asked for early, while resolving, and again
+        #: to install): downloaded and verified, then unpacked
+        self._wheels: dict[tuple[str, str], Future[tuple[Path, UnpackedWheel]]] = {}
+        self._closed = False
         self._lock = threading.Lock()
 
     @property
@@ -88,47 +100,109 @@ class _Session:
                 self._sources = self._make_sources(self)
             return self._sources
 
-    def unpack(self, pin: Pin, wheel: Path) -> UnpackedWheel:
-        """``wheel`` unpacked into the cache: a big wheel by a worker process (by
-        default only when another wheel is being unpacked already: alone, it is
-        unpacked here sooner than a worker starts); others (and all, without workers)
-        here, one per core at a time. A wheel asked for again while it is being
-        unpacked (early, while resolving, and then to install) is waited for."""
+    def cached(self, pin: Pin, link: Link) -> UnpackedWheel | None:
+        """The wheel's unpacked tree when the index's sha256 names one in the cache (made
+        from a file that had that very sha256, so a lock's or --hash's sha256 that names
+        it is checked too): the wheel is not read at all."""
+        from .unpacked import cached_unpacked
+
+        ready = cached_unpacked(pin, self.cache_root)
+        allowed = pin.allowed_hashes
+        if ready is None or (allowed and link.hashes.get("sha256") not in
+                             allowed.get("sha256", ())):
+            return None
+        return ready
+
+    def wheel(self, pin: Pin, link: Link) -> Future[tuple[Path, UnpackedWheel]]:
+        """``link``'s wheel, verified and unpacked: downloaded on the pool, then handed to
+        the unpacking threads. Asked for again in this call, the same future (a failed
+        one is tried again)."""
         from concurrent.futures import Future
 
-        from .unpack import unpack  # only when a wheel must be unpacked
+        key = (link.url, repr(sorted(pin.allowed_hashes.items())))
+        with self._lock:
+            known = self._wheels.get(key)
+            if known is not None and not (known.done() and (
+                    known.cancelled() or known.exception() is not None)):
+                return known
+            future = self._wheels[key] = Future()
+        try:
+            self.pool.submit(self._download, pin, link, future)
+        except RuntimeError as exc:  # the Installer is closing
+            future.set_exception(exc)
+        return future
 
+    def _download(self, pin: Pin, link: Link,
+                  future: Future[tuple[Path, UnpackedWheel]]) -> None:
+        try:
+            ready = self.cached(pin, link)  # unpacked meanwhile (another call, process)
+            if ready is not None:
+                future.set_result((self.fetcher.cached_path(link), ready))
+                return
+            path = self.fetcher.wheel(link, package=pin.name, allowed=pin.allowed_hashes)
+            unpacking = self._unpack_soon(pin, path)
+        except Exception as exc:
+            future.set_exception(exc)
+            return
+
+        def done(unpacked: Future[UnpackedWheel]) -> None:
+            if unpacked.cancelled():  # the call ended first
+                future.cancel()
+            elif (exc := unpacked.exception()) is not None:
+                future.set_exception(exc)
+            else:
+                future.set_result((path, unpacked.result()))
+
+        unpacking.add_done_callback(done)
+
+    def _unpack_soon(self, pin: Pin, wheel: Path) -> Future[UnpackedWheel]:
+        """``wheel`` to be unpacked into the cache (or the unpacking of it already under
+        way). A big wheel goes to the worker processes' lane (by default only when
+        another wheel is being unpacked, or waits to be: alone, it is unpacked here
+        sooner than a worker starts); the others (and all, without workers) to this
+        process's lane, one per core at a time. In each lane the biggest goes first."""
+        import functools
+
+        from .workers import BIG_WHEEL, BiggestFirst
+
+        size = wheel.stat().st_size
         with self._lock:
             running = self._unpacking.get(wheel)
             if running is not None:
-                mine = False
+                return running
+            if self._closed:  # a download begun early, for a pin given up since
+                raise RuntimeError("this call is over")
+            if not self._workers_made:  # closed: made already, and dropped
+                self._workers, self._workers_made = self._make_workers(), True
+            workers = self._workers
+            if workers is None or size < BIG_WHEEL or not (self._unpacking or workers.eager):
+                workers = None
+                if self._here is None:
+                    self._here = BiggestFirst(self._unpack_threads, "pyinst-unpack")
+                lane = self._here
             else:
-                others = bool(self._unpacking)
-                running = self._unpacking[wheel] = Future()
-                mine = True
-                if not self._workers_made:  # closed: made already, and dropped
-                    self._workers, self._workers_made = self._make_workers(), True
-                workers = self._workers
-        if not mine:
-            return running.result()
-        try:
-            done = None
-            if workers is not None and (others or workers.eager):
-                from .workers import BIG_WHEEL
+                if self._there is None:
+                    self._there = BiggestFirst(workers.size, "pyinst-unpack-worker")
+                lane = self._there
+            running = self._unpacking[wheel] = lane.submit(
+                size, functools.partial(self._unpack, pin, wheel, workers))
+            return running
 
-                if wheel.stat().st_size >= BIG_WHEEL:
-                    done = workers.unpack(pin, wheel, self.cache_root)
-            if done is None:
-                with self.unpack_slots:
-                    done = unpack(pin, wheel, self.cache_root)
-        except BaseException as exc:
-            running.set_exception(exc)
-            raise
+    def _unpack(self, pin: Pin, wheel: Path, workers: UnpackWorkers | None
+                ) -> UnpackedWheel:
+        from .unpack import unpack  # only when a wheel must be unpacked
+
+        try:
+            if workers is not None:
+                done = workers.unpack(pin, wheel, self.cache_root)
+                if done is not None:
+                    return done
+            # (no worker could: a thread unpacks it after all)
+            with self.unpack_slots:
+                return unpack(pin, wheel, self.cache_root)
         finally:
             with self._lock:
                 del self._unpacking[wheel]
-        running.set_result(done)
-        return done
 
     def close_workers(self) -> None:
         """Stop the worker processes now (a busy one finishes its wheel first), not at
@@ -144,6 +218,12 @@ class _Session:
             sources, self._sources = self._sources, None
         if sources is not None:
             sources.close()
+        with self._lock:
+            lanes, self._here, self._there, self._closed = (self._here, self._there), \
+                None, None, True
+        for lane in lanes:  # what is being unpacked finishes; what waits is dropped
+            if lane is not None:
+                lane.shutdown()
         self.close_workers()
 
 
@@ -252,7 +332,7 @@ class Installer:
             client = IndexClient(config or self.config, self._http_client, self._cache)
             return _Session(client, Fetcher(client, self._cache, self._emit), self._pool,
                             self._cache.root, self._make_sources, self._unpack_slots,
-                            self._workers)
+                            self._per_core(), self._workers)
 
     def _workers(self) -> UnpackWorkers | None:
         """Worker processes for one call's big wheels (none are started until one is
@@ -403,14 +483,15 @@ class Installer:
         on_pin = None
         if prefetch_wheels:
             def on_pin(cand: Cand) -> None:
-                # Start downloading and unpacking the pinned wheel now; the real
-                # fetch later finds it in the cache (or waits on its entry lock).
+                # Start downloading and unpacking the pinned wheel now; the real fetch
+                # later asks the session for the same wheel, and waits for it (errors
+                # surface there, with the pin's context).
                 assert cand.link is not None
                 pin = Pin(name=cand.name, version=cand.version, link=cand.link,
                           allowed_hashes={k: tuple(v) for k, v in
                                           hashes.get(cand.name, {}).items()})
                 if not has_unpacked(pin, session.cache_root):  # else nothing to do early
-                    session.pool.submit(self._quiet_prepare, session, pin, cand.link)
+                    session.wheel(pin, cand.link)
 
         provider = Provider(client=session.client, fetcher=session.fetcher, target=target,
                             installed=installed, options=options,
@@ -517,9 +598,9 @@ class Installer:
 
     def _fetch(self, session: _Session, pins: Sequence[Pin], target: Target | None
                ) -> list[PreparedWheel]:
-        """Wheels download on the shared pool; sources build on threads of their own
-        (a build fills its environment through that pool, and must not wait for it
-        from inside it)."""
+        """Wheels download on the shared pool and unpack on the session's unpacking
+        threads; sources build on threads of their own (a build fills its environment
+        through that pool, and must not wait for it from inside it)."""
         todo = [p for p in pins if p.link is not None]
         # what is not a wheel is built (importing the source machinery only then)
         sources = [p for p in todo if p.link is not None and not p.link.is_wheel]
@@ -527,15 +608,16 @@ class Installer:
         # a manifest is a moment of CPU, and a pool's threads would only queue for the
         # GIL (measured: several times slower than in turn)
         ready: dict[str, PreparedWheel] = {}
+        wheels: dict[str, Future[tuple[Path, UnpackedWheel]]] = {}
         futures: dict[str, Future[PreparedWheel]] = {}
         for p in todo:
             if p in sources or p.link is None:
                 continue
-            cached = self._prepared_from_cache(session, p, p.link)
+            cached = session.cached(p, p.link)
             if cached is not None:
-                ready[p.name] = cached
+                ready[p.name] = self._prepared(p, session.fetcher.cached_path(p.link), cached)
             else:
-                futures[p.name] = session.pool.submit(self._prepare, session, p, p.link)
+                wheels[p.name] = session.wheel(p, p.link)
         if sources:
             if target is None:
                 raise ValueError("building from source needs the target to build for")
@@ -551,37 +633,25 @@ class Installer:
                                     thread_name_prefix="pyinst-build") as builders:
                 for p in sources:
                     futures[p.name] = builders.submit(build, p)
-        return [ready[p.name] if p.name in ready else futures[p.name].result() for p in todo]
+        out = []
+        for p in todo:
+            if p.name in ready:
+                out.append(ready[p.name])
+            elif p.name in wheels:
+                out.append(self._prepared(p, *wheels[p.name].result()))
+            else:
+                out.append(futures[p.name].result())
+        return out
 
     @staticmethod
-    def _prepared_from_cache(session: _Session, pin: Pin, link: Link
-                             ) -> PreparedWheel | None:
-        """A wheel whose index hash names a verified unpacked tree is not read again
-        (the tree was made from a file that had that very sha256, so a lock's or
-        --hash's sha256 that names it is checked too)."""
-        from .apply import PreparedWheel
-        from .unpacked import cached_unpacked
-
-        ready = cached_unpacked(pin, session.cache_root)
-        allowed = pin.allowed_hashes
-        if ready is None or (allowed and link.hashes.get("sha256") not in
-                             allowed.get("sha256", ())):
-            return None
-        _same_metadata(pin, ready)
-        return PreparedWheel(pin=pin, path=session.fetcher.cached_path(link), unpacked=ready)
-
-    @staticmethod
-    def _prepare(session: _Session, pin: Pin, link: Link) -> PreparedWheel:
+    def _prepared(pin: Pin, path: Path, unpacked: UnpackedWheel) -> PreparedWheel:
+        """A verified, unpacked wheel for ``pin``, whose metadata must be the one the
+        resolver went by."""
         from .apply import PreparedWheel
 
-        ready = Installer._prepared_from_cache(session, pin, link)
-        if ready is not None:
-            return ready
-        path = session.fetcher.wheel(link, package=pin.name, allowed=pin.allowed_hashes)
-        unpacked = session.unpack(pin, path)
         _same_metadata(pin, unpacked)
-        if pin.direct and not link.hashes:  # direct_url.json records what was installed
-            pin = _with_sha256(pin, unpacked.sha256)  # hashed once, by unpack
+        if pin.direct and pin.link is not None and not pin.link.hashes:
+            pin = _with_sha256(pin, unpacked.sha256)  # direct_url.json records what it was
         return PreparedWheel(pin=pin, path=path, unpacked=unpacked)
 
     @staticmethod
@@ -612,12 +682,6 @@ class Installer:
         root = session.cache_root if cacheable else session.sources.builder.scratch()
         return PreparedWheel(pin=pin, path=wheel, unpacked=unpack(as_wheel, wheel, root),
                              ephemeral=not cacheable)
-
-    @classmethod
-    def _quiet_prepare(cls, session: _Session, pin: Pin, link: Link) -> None:
-        # Errors surface from the real fetch after resolution, with the pin's context.
-        with contextlib.suppress(Exception):
-            cls._prepare(session, pin, link)
 
     def install(
         self,

@@ -18,18 +18,25 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import heapq
+import itertools
 import os
 import re
 import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from .models import Pin
 from .unpacked import UnpackedWheel
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+T = TypeVar("T")
 
 #: wheels at least this big go to a worker; smaller ones unpack faster than a round trip
 #: matters, and a call with only small wheels starts no process at all
@@ -169,9 +176,10 @@ class UnpackWorkers:
     def __init__(self, python: str, size: int, path: Sequence[str] | None = None, *,
                  eager: bool = False) -> None:
         self.eager = eager
+        self.size = max(1, size)
         self._python = python
         self._path = list(sys.path if path is None else path)
-        self._free = threading.BoundedSemaphore(max(1, size))
+        self._free = threading.BoundedSemaphore(self.size)
         self._lock = threading.Lock()
         self._idle: list[_Worker] = []
         self._all: list[_Worker] = []
@@ -241,3 +249,47 @@ class UnpackWorkers:
             worker.end_input()
         for worker in workers:
             worker.stop(busy=worker not in idle)
+
+
+class BiggestFirst:
+    """Runs jobs on at most ``threads`` threads of its own, the biggest waiting job
+    first: with wheels to unpack piling up (downloads outpace the unpacking), starting
+    the longest first ends the whole set soonest, instead of leaving the biggest wheel,
+    often the last pinned, for the end."""
+
+    def __init__(self, threads: int, name: str) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
+        self._waiting: list[tuple[int, int, Callable[[], Any], Future[Any]]] = []
+        self._count = itertools.count()
+        self._lock = threading.Lock()
+
+    def submit(self, size: int, job: Callable[[], T]) -> Future[T]:
+        from concurrent.futures import Future
+
+        future: Future[T] = Future()
+        with self._lock:
+            heapq.heappush(self._waiting, (-size, next(self._count), job, future))
+        self._pool.submit(self._run_biggest)  # one run per job: whichever is biggest then
+        return future
+
+    def _run_biggest(self) -> None:
+        with self._lock:
+            if not self._waiting:  # cancelled by `shutdown`
+                return
+            _, _, job, future = heapq.heappop(self._waiting)
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(job())
+        except BaseException as exc:  # the waiter raises it
+            future.set_exception(exc)
+
+    def shutdown(self) -> None:
+        """Cancel the jobs still waiting, and wait for the running ones to end."""
+        with self._lock:
+            waiting, self._waiting = self._waiting, []
+        for *_, future in waiting:
+            future.cancel()
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -123,6 +124,38 @@ def test_the_workers_end_before_the_wheels_are_linked(
             inst.install_lock(inst.lock(["bigdata"], target, lock_dir=tmp_path), target,
                               lock_dir=tmp_path)
     assert alive_at_apply == [[]]
+    _check_installed(python)
+
+
+def test_downloads_go_on_while_wheels_wait_to_be_unpacked(
+        big_index: IndexServer, tmp_path: Path, venv_factory: Callable[[str], Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A downloaded wheel is handed to the unpacking threads, and the pool's thread goes
+    on to the next download: with one pool thread, the second wheel is fetched while
+    the first one's unpacking is held up (a pool thread that waited for its unpacking
+    would hold every other download up with it). The call's threads end with it."""
+    wheels = {f"/files/{f.path.name}" for files in big_index.projects.values() for f in files}
+    assert len(wheels) == 2
+    fetched_first: list[bool] = []
+    real = pyinst.unpack.unpack
+
+    def unpack(pin: Any, wheel: Path, cache_root: Path) -> Any:
+        if not fetched_first:  # the first wheel waits until both have been fetched
+            deadline = time.monotonic() + 15
+            while not wheels <= set(big_index.requests) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            fetched_first.append(wheels <= set(big_index.requests))
+        return real(pin, wheel, cache_root)
+
+    monkeypatch.setattr(pyinst.unpack, "unpack", unpack)
+    python = venv_factory("3.12")
+    config = Config(index_urls=(big_index.url,), cache_dir=tmp_path / "cache",
+                    max_workers=1, unpack_processes=0)
+    with Installer(config) as inst:
+        inst.install(["bigdata"], Target.from_python(python))
+        assert not [t.name for t in threading.enumerate()
+                    if t.name.startswith("pyinst-unpack")]
+    assert fetched_first == [True]
     _check_installed(python)
 
 
