@@ -221,6 +221,7 @@ def test_venv_seed(pip_index: IndexServer, tmp_path: Path) -> None:
     bare = tmp_path / "bare"
     proc = run_cli("venv", str(bare), "-p", str(find_python("3.10")))
     assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"Created a virtual environment at {bare} with ")
     assert _scripts(bare / "bin" / "python") == []
     assert (bare / "pyvenv.cfg").exists()
 
@@ -239,6 +240,8 @@ def test_venv_seed(pip_index: IndexServer, tmp_path: Path) -> None:
     proc = run_cli("venv", str(bare), "-p", str(find_python("3.10")))
     assert proc.returncode == 0, proc.stderr
     assert (bare / "keep.txt").exists() and (bare / "bin" / "python").exists()
+    assert proc.stdout.startswith(f"Updated the virtual environment (what it held is kept; "
+                                  f"--clear empties it first) at {bare} with ")
 
 
 def test_one_installer_bootstraps_many_environments_at_once(

@@ -112,13 +112,17 @@ def cmd_venv(args: argparse.Namespace) -> int:
     from .progress import progress_sink
 
     t0 = time.perf_counter()
+    # without --clear, venv updates an environment that is there, keeping what it holds
+    updated = not args.clear and (Path(args.path) / "pyvenv.cfg").is_file()
     python = create_venv(args.python or sys.executable, args.path, clear=args.clear,
                          prompt=args.prompt, system_site_packages=args.system_site_packages)
     target = Target.from_python(python, cache_dir=cache_root(args))
     out = sys.stdout
     if not args.quiet:
-        _echo(out, f"Created a virtual environment at {Path(args.path)} with "
-                   f"{target.describe()} in {time.perf_counter() - t0:.2f}s")
+        what = ("Updated the virtual environment (what it held is kept; --clear empties "
+                "it first)" if updated else "Created a virtual environment")
+        _echo(out, f"{what} at {Path(args.path)} with {target.describe()} in "
+                   f"{time.perf_counter() - t0:.2f}s")
     if args.seed:
         from ..api import Installer
 
