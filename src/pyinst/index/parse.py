@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import html
 import json
 import re
 import urllib.parse
@@ -60,10 +59,18 @@ def _attributes(text: str) -> dict[str, str | None]:
             continue
         if assigned:
             raw = double or single or bare
-            attrs[name] = html.unescape(raw) if "&" in raw else raw
+            attrs[name] = _unescape(raw) if "&" in raw else raw
         else:
             attrs[name] = None
     return attrs
+
+
+def _unescape(text: str) -> str:
+    """HTML's character references resolved; `html` (and its table of entities, a couple
+    of milliseconds of every command's start-up) imported only for a page that has any."""
+    import html
+
+    return html.unescape(text)
 
 
 def _join(base: str, href: str) -> str:
