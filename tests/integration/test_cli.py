@@ -284,15 +284,18 @@ runpy.run_module("pyinst", run_name="__main__", alter_sys=True)
 
 
 def test_the_command_leaves_at_once_with_all_its_output_and_its_exit_code(
-        index: IndexServer, venv: Path) -> None:
+        index: IndexServer, venv: Path, tmp_path: Path) -> None:
     """Once the work is done, the command's process ends without the interpreter's
-    teardown (tens of milliseconds of freeing objects), its output all written and its
-    exit code kept, whether it succeeded or not."""
+    teardown (tens of milliseconds of freeing objects), its output all written, its
+    exit code kept and its temporary files gone, whether it succeeded or not."""
     watch = ("-c", _TEARDOWN_WATCH)
+    temp_root = tmp_path / "tmp"
+    temp_root.mkdir()
     done = run_cli("install", "-p", str(venv), "-i", index.url, "--no-cache", "app",
-                   launcher=watch)
+                   launcher=watch, env={"TMPDIR": str(temp_root)})
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-2:] == [" + app==1.0", " + lib==1.1"]
+    assert list(temp_root.iterdir()) == []  # the throw-away cache was removed
     listed = run_cli("freeze", "-p", str(venv), launcher=watch)
     assert (listed.returncode, listed.stdout, listed.stderr) == (0, "app==1.0\nlib==1.1\n", "")
     failed = run_cli("install", "-p", str(venv), "-i", index.url, "--no-cache",
