@@ -159,6 +159,46 @@ def test_downloads_go_on_while_wheels_wait_to_be_unpacked(
     _check_installed(python)
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one core unpacks one anyway")
+@pytest.mark.parametrize("processes", [2, 0])
+def test_beside_workers_this_process_unpacks_one_wheel_at_a_time(
+        processes: int, tmp_path: Path, make_index: Callable[..., IndexServer],
+        venv_factory: Callable[[str], Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """With worker processes for the big wheels, this process (which downloads too)
+    unpacks the small ones one at a time: a second thread only contended for the GIL.
+    Without workers, its threads unpack one wheel per core at once."""
+    out = tmp_path / "wheels"
+    names = [f"small{i}" for i in range(4)]
+    projects = {n: [IndexFile(build_wheel(WheelSpec(n, "1.0"), out))] for n in names}
+    projects["app"] = [IndexFile(build_wheel(WheelSpec("app", "1.0", requires=tuple(names)),
+                                             out))]
+    index = make_index(projects)
+    lock = threading.Lock()
+    now, most = [0], [0]
+    real = pyinst.unpack.unpack
+
+    def unpack(pin: Any, wheel: Path, cache_root: Path) -> Any:
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+        try:
+            time.sleep(0.3)  # long enough for the others to arrive
+            return real(pin, wheel, cache_root)
+        finally:
+            with lock:
+                now[0] -= 1
+
+    monkeypatch.setattr(pyinst.unpack, "unpack", unpack)
+    python = venv_factory("3.12")
+    config = Config(index_urls=(index.url,), cache_dir=tmp_path / "cache",
+                    unpack_processes=processes)
+    with Installer(config) as inst:
+        result = inst.install(["app"], Target.from_python(python))
+    assert len(result.installed) == 5
+    assert most[0] == (1 if processes else min(len(names), len(os.sched_getaffinity(0))))
+    assert run_in(python, "import small0, small3; print('ok')") == "ok"
+
+
 def test_a_lone_big_wheel_is_unpacked_here_without_starting_a_worker(
         tmp_path: Path, make_index: Callable[..., IndexServer],
         venv_factory: Callable[[str], Path], unpacked_here: set[str]) -> None:
