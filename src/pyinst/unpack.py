@@ -131,7 +131,8 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 #: members up to this size (uncompressed) are inflated in one call; bigger ones in
-#: steps of `_STEP` compressed bytes (that bounds the memory a thread holds)
+#: steps of `_STEP` compressed bytes and at most this much out at a time (that bounds
+#: the memory a thread holds)
 _AT_ONCE = 1 << 20
 _STEP = 1 << 18
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
@@ -229,20 +230,37 @@ class _Wheel:
         inflater = _zlib.decompressobj(-15) \
             if item.compress_type == zipfile.ZIP_DEFLATED else None
         size = crc = 0
-        while at < end:
-            block = os.pread(self._fd, min(_STEP, end - at), at)
-            if not block:
-                raise zipfile.BadZipFile(f"truncated member {item.filename}")
-            at += len(block)
-            try:
-                data = inflater.decompress(block) if inflater is not None else block
-            except _INFLATE_ERRORS as exc:
-                raise zipfile.BadZipFile(f"cannot inflate {item.filename}: {exc}") from None
+        pending = b""
+        while True:
+            if not pending:
+                if at >= end:
+                    break
+                pending = os.pread(self._fd, min(_STEP, end - at), at)
+                if not pending:
+                    raise zipfile.BadZipFile(f"truncated member {item.filename}")
+                at += len(pending)
+            if inflater is None:
+                data, pending = pending, b""
+            else:
+                # at most `_AT_ONCE` bytes out per call, however well the input
+                # compressed (one 256 KB step of mypy's made 5 MB in one buffer)
+                try:
+                    data = inflater.decompress(pending, _AT_ONCE)
+                except _INFLATE_ERRORS as exc:
+                    raise zipfile.BadZipFile(f"cannot inflate {item.filename}: {exc}") \
+                        from None
+                pending = inflater.unconsumed_tail
             size += len(data)
             crc = zlib.crc32(data, crc) if check_crc else 0
             yield data
-        if inflater is not None and not inflater.eof:
-            raise zipfile.BadZipFile(f"truncated member {item.filename}")
+        if inflater is not None:
+            rest = inflater.flush()  # what the last call held back, if anything
+            if rest:
+                size += len(rest)
+                crc = zlib.crc32(rest, crc) if check_crc else 0
+                yield rest
+            if not inflater.eof:
+                raise zipfile.BadZipFile(f"truncated member {item.filename}")
         _check_member(item, size, crc if check_crc else None)
 
 

@@ -274,3 +274,34 @@ def test_a_big_member_installs_byte_for_byte(inflater: str, tmp_path: Path,
         inst.install([str(wheel)], Target.from_python(python))
     site = next((python.parent.parent / "lib").glob("python*/site-packages"))
     assert len(big) > 1 << 20 and (site / NAME / "big.bin").read_bytes() == big
+
+
+@pytest.mark.parametrize("inflater", ["default", "zlib"])
+def test_a_member_that_inflates_a_thousandfold_is_written_a_little_at_a_time(
+        inflater: str, tmp_path: Path, venv_factory: Callable[[str], Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # 48 MB of zeros is 47 KB deflated: one read of the member, which was once inflated
+    # into one 48 MB buffer (a bigger bomb, a bigger buffer); now at most 1 MiB at a time
+    import tracemalloc
+    import zlib
+
+    from pyinst import unpack
+
+    if inflater == "zlib":
+        monkeypatch.setattr(unpack, "_zlib", zlib)
+    python = venv_factory("3.12")
+    size = 48 << 20
+    wheel = craft(tmp_path / "w", [OK, (f"{NAME}/zeros.bin", bytes(size))],
+                  compression=zipfile.ZIP_DEFLATED)
+    assert wheel.stat().st_size < 1 << 20
+    config = Config(index_urls=(), cache_dir=tmp_path / "cache", unpack_processes=0)
+    with Installer(config) as inst:
+        tracemalloc.start()
+        try:
+            inst.install([str(wheel)], Target.from_python(python))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    site = next((python.parent.parent / "lib").glob("python*/site-packages"))
+    assert (site / NAME / "zeros.bin").stat().st_size == size
+    assert peak < 8 << 20, f"{peak / 2**20:.1f} MiB held at once"
