@@ -7,6 +7,7 @@ standard error instead.
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import signal
@@ -25,6 +26,9 @@ def main() -> None:
     requests = sys.stdin.buffer  # state-ok: the worker's own process reads its requests
     from .unpack import unpack
 
+    # What was imported lives as long as the worker: the collector need not walk it
+    # again, which makes the collection after each wheel cost microseconds, not ms
+    gc.freeze()  # state-ok: the worker's own process
     send(answers, hello())
     while True:
         try:
@@ -42,3 +46,10 @@ def main() -> None:
             send(answers, answer)
         except (pickle.PicklingError, TypeError, AttributeError):
             send(answers, ("unsendable", repr(answer[1])))
+        # A wheel of thousands of files leaves the interpreter's free lists full of the
+        # tuples and strings it was read into, which keeps their memory pages from
+        # being given back; a full collection empties those lists. After jedi's 5,600
+        # files a worker held 4 MB more without it (measured), through the rest of
+        # the install
+        del answer
+        gc.collect()
