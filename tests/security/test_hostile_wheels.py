@@ -253,7 +253,7 @@ def test_a_good_crafted_wheel_installs(tmp_path: Path,
     assert (python.parent / "evil").exists()
 
 
-@pytest.mark.parametrize("inflater", ["default", "zlib"])
+@pytest.mark.parametrize("inflater", ["default", "zlib", "stored"])
 def test_a_big_member_installs_byte_for_byte(inflater: str, tmp_path: Path,
                                             venv_factory: Callable[[str], Path],
                                             monkeypatch: pytest.MonkeyPatch) -> None:
@@ -266,7 +266,8 @@ def test_a_big_member_installs_byte_for_byte(inflater: str, tmp_path: Path,
     python = venv_factory("3.12")
     big = _big()
     wheel = craft(tmp_path / "w", [OK, (f"{NAME}/big.bin", big)],
-                  compression=zipfile.ZIP_DEFLATED)
+                  compression=zipfile.ZIP_STORED if inflater == "stored"
+                  else zipfile.ZIP_DEFLATED)
     # in this process: a worker process would not see the monkeypatched inflater
     config = Config(index_urls=(), cache_dir=tmp_path / "cache",
                     unpack_processes=0 if inflater == "zlib" else None)
