@@ -54,6 +54,9 @@ TOOLS = ("pyinst", "uv", "pip")
 # of RSS (at least the peak of its largest single process, what getrusage tells), which
 # counts pages the processes share (the interpreter, its libraries) once per process,
 # and the sum of PSS, which shares them out (Linux's smaps_rollup; RSS where it is not).
+# Also the CPU time (user + system) of the command and every process it waited for:
+# on a machine with few cores, what a tool does per second of CPU says more about
+# where its wall time can go than the wall time does.
 _WRAPPER = (
     "import os, resource, subprocess, sys, threading, time\n"
     "def tree(pid):\n"
@@ -90,9 +93,10 @@ _WRAPPER = (
     "    threading.Thread(target=sample, daemon=True).start()\n"
     "err = p.communicate()[1]\n"
     "dt = time.perf_counter() - t\n"
-    "rss_kb = max(peak[0], resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "ru = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "rss_kb = max(peak[0], ru.ru_maxrss)\n"
     "sys.stderr.write(err.decode(errors='replace')[-2000:] if p.returncode else '')\n"
-    "print(p.returncode, dt, rss_kb, peak[1] or rss_kb)\n"
+    "print(p.returncode, dt, rss_kb, peak[1] or rss_kb, ru.ru_utime + ru.ru_stime)\n"
 )
 
 def find_python(minor: str) -> Path:
@@ -270,6 +274,7 @@ class Sample(NamedTuple):
     seconds: float
     rss_kb: int  # summed over the processes
     pss_kb: int  # summed over the processes
+    cpu_seconds: float  # user + system, the command and the processes it waited for
 
 
 def measure(cmd: Sequence[str], cwd: Path) -> Sample:
@@ -278,12 +283,12 @@ def measure(cmd: Sequence[str], cwd: Path) -> Sample:
     out = subprocess.run([sys.executable, "-c", _WRAPPER, *cmd], capture_output=True,
                          text=True, cwd=cwd, env=env, check=False)
     try:
-        rc, seconds, rss, pss = out.stdout.split()
+        rc, seconds, rss, pss, cpu = out.stdout.split()
     except ValueError:
         raise SystemExit(f"could not run {' '.join(cmd)}:\n{out.stderr}") from None
     if rc != "0":
         raise SystemExit(f"command failed ({rc}): {' '.join(cmd)}\n{out.stderr}")
-    return Sample(float(seconds), int(rss), int(pss))
+    return Sample(float(seconds), int(rss), int(pss), float(cpu))
 
 
 def run_case(case: Case, runs: int, python: Path, index: str, reqs: Sequence[str],
@@ -456,6 +461,8 @@ def table(cases: Sequence[Case], python: Path, floor: float, startup: dict[str, 
            for c in cases for t in TOOLS if c.samples.get(t)}
     pss = {(c.name, t): statistics.median(x.pss_kb for x in c.samples[t]) / 1024
            for c in cases for t in TOOLS if c.samples.get(t)}
+    cpu = {(c.name, t): statistics.median(x.cpu_seconds for x in c.samples[t])
+           for c in cases for t in TOOLS if c.samples.get(t)}
     lines = [
         f"# pyinst vs uv vs pip ({time.strftime('%Y-%m-%d')})",
         "",
@@ -467,14 +474,15 @@ def table(cases: Sequence[Case], python: Path, floor: float, startup: dict[str, 
         f"- {runs} runs per case, tools alternating; medians; wall seconds; peak memory in "
         "MB summed over the tool's processes (pyinst's unpacking workers, the compilers): "
         "RSS, which counts the pages they share once per process, and PSS, which shares "
-        "them out",
+        "them out; CPU seconds (user + system) of the tool and the processes it waited "
+        "for",
         "- each run installs into a fresh venv; warm runs reuse each tool's own cache (for "
         "pyinst that includes its remembered resolutions); pyinst's and pip's own "
         "bytecode is compiled beforehand, as a pip install of them would",
         "",
         "| case | pyinst | uv | pip | pyinst/uv | pyinst/pip | RSS pyinst | RSS uv | RSS pip "
-        "| PSS pyinst | PSS uv | PSS pip |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| PSS pyinst | PSS uv | PSS pip | CPU pyinst | CPU uv | CPU pip |",
+        "| --- |" + " ---: |" * 14,
     ]
     for c in cases:
         p, u, q = (med.get((c.name, t)) for t in TOOLS)
@@ -482,7 +490,8 @@ def table(cases: Sequence[Case], python: Path, floor: float, startup: dict[str, 
             continue
         lines.append(
             f"| {c.name} | {p:.2f} | {u:.2f} | {q:.2f} | {p / u:.2f} | {p / q:.2f} | "
-            + " | ".join(f"{m[(c.name, t)]:.0f}" for m in (rss, pss) for t in TOOLS) + " |")
+            + " | ".join(f"{m[(c.name, t)]:.0f}" for m in (rss, pss) for t in TOOLS) + " | "
+            + " | ".join(f"{cpu[(c.name, t)]:.2f}" for t in TOOLS) + " |")
     lines += env_table(envs) if envs else []
     if floor:
         lines += ["", f"Floor for a warm install (`cp -al` of the installed venv): {floor:.2f}s"]
