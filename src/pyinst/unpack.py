@@ -105,16 +105,17 @@ class _Destination:
                 size += len(chunk)
         finally:
             os.close(fd)
+        ours = record_hash(digest.digest())  # the target's RECORD row: always sha256
         if expected is not None:
             self.seen.add(member)
             want_hash, want_size = expected
             if want_hash:
-                have = algo + "=" + base64.urlsafe_b64encode(check.digest()).decode().rstrip("=")
+                have = ours if check is digest else algo + "=" + base64.urlsafe_b64encode(
+                    check.digest()).decode().rstrip("=")
                 if have != want_hash or (want_size and int(want_size) != size):
                     raise InvalidWheel(f"invalid wheel {self._label}: {member} does not match "
                                        "its RECORD entry")
-        self.files.append(UnpackedFile(scheme, rel, record_hash(digest.digest()), size,
-                                       is_executable))
+        self.files.append(UnpackedFile(scheme, rel, ours, size, is_executable))
 
     def check_complete(self) -> None:
         """Every file RECORD lists with a hash was in the wheel."""

@@ -120,6 +120,7 @@ def test_member_paths_that_leave_their_scheme(member: str, tmp_path: Path,
 
 @pytest.mark.parametrize(("case", "says"), [
     ("wrong hash", "does not match its RECORD entry"),
+    ("wrong sha512 hash", "does not match its RECORD entry"),
     ("wrong size", "does not match its RECORD entry"),
     ("not recorded", "is not in its RECORD"),
     ("phantom row", "RECORD lists files the wheel does not contain"),
@@ -132,6 +133,7 @@ def test_record_lies(case: str, says: str, tmp_path: Path,
     data = OK[1]
     rows = {
         "wrong hash": [f"{OK[0]},{_hash(b'other')},{len(data)}"],
+        "wrong sha512 hash": [f"{OK[0]},{_hash(b'other', 'sha512')},{len(data)}"],
         "wrong size": [f"{OK[0]},{_hash(data)},{len(data) + 1}"],
         "phantom row": [f"{OK[0]},{_hash(data)},{len(data)}",
                         f"{NAME}/phantom.py,{_hash(b'x')},1"],
@@ -251,6 +253,28 @@ def test_a_good_crafted_wheel_installs(tmp_path: Path,
         result = inst.install([str(wheel)], Target.from_python(python))
     assert result.installed == (("evil", "1.0"),)
     assert (python.parent / "evil").exists()
+
+
+@pytest.mark.parametrize("processes", [0, 2])
+def test_a_record_of_sha512_hashes_is_checked_and_the_target_gets_sha256_rows(
+        processes: int, tmp_path: Path, venv_factory: Callable[[str], Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # PEP 376 allows any hashlib algorithm in RECORD; the installed RECORD is pyinst's
+    # own, sha256 throughout (as pip and uv write it)
+    if processes:
+        monkeypatch.setattr(pyinst.workers, "BIG_WHEEL", 0)
+    python = venv_factory("3.12")
+    wheel = craft(tmp_path / "w", [OK], algo="sha512")
+    with zipfile.ZipFile(wheel) as zf:
+        assert "sha512=" in zf.read(f"{DIST_INFO}/RECORD").decode()
+    config = Config(index_urls=(), cache_dir=tmp_path / "cache", unpack_processes=processes)
+    with Installer(config) as inst:
+        inst.install([str(wheel)], Target.from_python(python))
+    site = next((python.parent.parent / "lib").glob("python*/site-packages"))
+    rows = {r.split(",")[0]: r.split(",")[1]
+            for r in (site / DIST_INFO / "RECORD").read_text().splitlines()}
+    assert rows[OK[0]] == _hash(OK[1])
+    assert rows[f"{DIST_INFO}/METADATA"] == _hash(METADATA.encode())
 
 
 @pytest.mark.parametrize("inflater", ["default", "zlib", "stored"])
