@@ -12,7 +12,6 @@ start-up.)
 
 from __future__ import annotations
 
-import base64
 import csv
 import dataclasses
 import hashlib
@@ -110,8 +109,7 @@ class _Destination:
             self.seen.add(member)
             want_hash, want_size = expected
             if want_hash:
-                have = ours if check is digest else algo + "=" + base64.urlsafe_b64encode(
-                    check.digest()).decode().rstrip("=")
+                have = ours if check is digest else record_hash(check.digest(), algo)
                 if have != want_hash or (want_size and int(want_size) != size):
                     raise InvalidWheel(f"invalid wheel {self._label}: {member} does not match "
                                        "its RECORD entry")

@@ -149,8 +149,9 @@ def record_text(rows: Sequence[tuple[str, str, str]]) -> str:
     return buf.getvalue()
 
 
-def record_hash(digest: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+def record_hash(digest: bytes, algo: str = "sha256") -> str:
+    """A RECORD row's hash field: ``algo=`` and the digest in unpadded URL-safe base64."""
+    return algo + "=" + base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 
 def _entry(cache_root: Path, key: str) -> Path:
