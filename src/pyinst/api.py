@@ -392,6 +392,7 @@ class Installer:
 
                 from .auth import IndexAuth, ssl_context
                 from .errors import UsageError
+                from .index.dns import SharedLookups, share_lookups
                 from .redact import redact
 
                 cfg = self.config
@@ -412,6 +413,8 @@ class Installer:
                 except ValueError as exc:  # httpx's word for a proxy URL it cannot use
                     raise UsageError(f"cannot use the proxy {redact(cfg.proxy or '')}: "
                                      f"{exc}") from None
+                # one address look-up per host, not one per connection
+                share_lookups(self._http, SharedLookups())
             return self._http
 
     # -- the pipeline -------------------------------------------------------------------
