@@ -286,17 +286,16 @@ _PLAIN_SEP = os.sep == "/"
 
 
 def _plain_paths(paths: Sequence[str]) -> bool:
-    """Whether every path is plain: not empty, not starting with "." or "/", no "//" or
-    "/." and no trailing "/" (so ``root + "/" + path`` is already normalised and inside
-    root). Looked for in all the paths joined by newlines at once: a newline inside a
-    path can only make a plain path look unusual (then `_dest` checks it), never hide
-    one that is not."""
+    """Whether every path is plain: not empty, not starting or ending with "/", and
+    without an empty, "." or ".." component (so ``root + "/" + path`` is already
+    normalised and inside root; a dot-file such as ``locale/.tx/config`` is plain).
+    Looked for in all the paths at once, joined by "/" and wrapped in "/": there every
+    component of every path stands between two slashes, and such a component is there
+    exactly when "//", "/./" or "/../" is."""
     if not _PLAIN_SEP or not paths:
         return not paths
-    text = "\n".join(paths)
-    return not (not text or text[0] in "./\n" or text[-1] in "/\n" or "//" in text
-                or "/." in text
-                or "\n." in text or "\n/" in text or "/\n" in text or "\n\n" in text)
+    text = "/" + "/".join(paths) + "/"
+    return "//" not in text and "/./" not in text and "/../" not in text
 
 
 def python_files(w: PreparedWheel, target: Target) -> list[Path]:

@@ -227,6 +227,16 @@ class Transaction:
         anything unusual (there already, a parent not seen yet) takes the careful way."""
         known = self._known_dirs
         sep = os.sep  # a drive's root never matches: the careful way then, no harm
+        # the directories between that hold no file of their own (pkg/tests of
+        # pkg/tests/unit/x.py) are made on the way, in order, rather than the careful way
+        wanted = set(dirs)
+        for d in dirs:
+            parent = d.rpartition(sep)[0]
+            while parent and parent not in wanted and parent not in known:
+                wanted.add(parent)
+                parent = parent.rpartition(sep)[0]
+        if len(wanted) > len(dirs):
+            dirs = sorted(wanted)
         made: list[str] = []
         try:
             for d in dirs:
