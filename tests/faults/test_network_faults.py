@@ -102,3 +102,24 @@ def test_a_stalled_download_times_out_with_a_clear_error(
         inst.install(["one"], Target.from_python(python))
     assert "one" in str(info.value) and "time" in str(info.value).lower()
     assert tree_snapshot(python.parent.parent) == before
+
+
+@pytest.mark.parametrize("fault", ["truncate", "lie"])
+def test_a_large_download_spoiled_midway_is_fetched_again_whole(
+        fault: str, tmp_path: Path, make_index: Callable[..., IndexServer],
+        venv_factory: Callable[[str], Path]) -> None:
+    # about 1.5 MB compressed: several of the batches a download is written and hashed
+    # in, so the spoiled first try has written some of them before it fails
+    import os
+
+    blob = os.urandom(1_500_000).hex()
+    wheel = build_wheel(WheelSpec("big", "1.0", files={"big/blob.txt": blob}), tmp_path / "w")
+    assert wheel.stat().st_size > 1_200_000
+    index = make_index({"big": [IndexFile(wheel)]})
+    index.faults[wheel.name] = [fault]  # once
+    python = venv_factory("3.12")
+    with Installer(_config(index, tmp_path)) as inst:
+        inst.install(["big"], Target.from_python(python))
+    assert len([p for p in index.requests if p.endswith(wheel.name)]) == 2
+    site = Path(Target.from_python(python).scheme["purelib"])
+    assert (site / "big" / "blob.txt").read_text() == blob
