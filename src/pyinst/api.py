@@ -392,7 +392,7 @@ class Installer:
 
                 from .auth import IndexAuth, ssl_context
                 from .errors import UsageError
-                from .index.dns import SharedLookups, share_lookups
+                from .index.network import SharedLookups, share_lookups
                 from .redact import redact
 
                 cfg = self.config
