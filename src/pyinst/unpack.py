@@ -72,9 +72,8 @@ class _Destination:
         base = self._bases.get(scheme)
         if base is None:
             base = self._bases[scheme] = os.path.normpath(os.path.join(self._root, scheme))
-        full = os.path.normpath(os.path.join(base, rel))
-        if not full.startswith(base + os.sep) or _DRIVE.match(rel) or rel.startswith("/") \
-                or ".." in rel.split("/"):
+        full = member_path(base, rel)
+        if full is None:
             raise InvalidWheel(f"invalid wheel {self._label}: it writes outside its "
                                f"scheme: {member}")
         expected = self._record.get(member)
@@ -86,7 +85,7 @@ class _Destination:
             if algo not in hashlib.algorithms_guaranteed or algo in ("md5", "sha1"):
                 raise InvalidWheel(f"invalid wheel {self._label}: RECORD uses the weak or "
                                    f"unknown hash '{algo}' for {member}")
-        parent = os.path.dirname(full)
+        parent = full.rpartition("/")[0] if _PLAIN_SEP else os.path.dirname(full)
         if parent not in self._made_dirs:  # one mkdir per directory, not per file
             os.makedirs(parent, exist_ok=True)
             self._made_dirs.add(parent)
@@ -121,6 +120,28 @@ class _Destination:
         if missing:
             raise InvalidWheel(f"invalid wheel {self._label}: RECORD lists files the wheel "
                                f"does not contain: {', '.join(sorted(missing)[:3])}")
+
+
+#: where "/" is the separator, a plain member path needs no normalising
+_PLAIN_SEP = os.sep == "/"
+
+
+def member_path(base: str, rel: str) -> str | None:
+    """Where the "/"-separated member path ``rel`` goes below the normalised directory
+    ``base``, or ``None`` when it would leave it (an absolute path, a drive, a ".."
+    component). This runs for every file of every wheel unpacked: a plain path (no
+    empty, "." or ".." component; every component stands between two slashes in
+    ``"/" + rel + "/"``) is joined as it is, anything else goes through ``normpath``."""
+    if _DRIVE.match(rel) or rel.startswith("/"):
+        return None
+    wrapped = "/" + rel + "/"
+    if _PLAIN_SEP and "//" not in wrapped and "/./" not in wrapped \
+            and "/../" not in wrapped:
+        return base + "/" + rel
+    if ".." in rel.split("/"):
+        return None
+    full = os.path.normpath(os.path.join(base, rel))
+    return full if full.startswith(base + os.sep) else None
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -103,3 +103,31 @@ def test_manifest_columns_give_back_every_file(rows: list[tuple[str, str, int, b
     for group in back.groups:  # each scheme's RECORD rows, ready to be written
         assert list(csv.reader(io.StringIO(group.record, newline=""))) == [
             [f.path, f.hash, str(f.size)] for f in files if f.scheme == group.scheme]
+
+
+def _member_path_the_long_way(base: str, rel: str) -> str | None:
+    import re
+
+    full = os.path.normpath(os.path.join(base, rel))
+    if not full.startswith(base + os.sep) or re.match(r"^[A-Za-z]:", rel) \
+            or rel.startswith("/") or ".." in rel.split("/"):
+        return None
+    return full
+
+
+@given(st.text(alphabet=st.sampled_from(list("aC:./")), max_size=12))
+def test_unpacking_places_a_member_where_normpath_would(rel: str) -> None:
+    from pyinst.unpack import member_path
+
+    assert member_path("/c/entry/purelib", rel) == _member_path_the_long_way(
+        "/c/entry/purelib", rel)
+
+
+def test_unpacking_refuses_members_outside_their_scheme() -> None:
+    from pyinst.unpack import member_path
+
+    base = "/c/entry/purelib"
+    assert member_path(base, "pkg/.tx/config") == base + "/pkg/.tx/config"
+    assert member_path(base, "pkg//mod.py") == base + "/pkg/mod.py"
+    for outside in ("../evil", "pkg/../../evil", "/etc/passwd", "C:evil", ""):
+        assert member_path(base, outside) is None, outside
