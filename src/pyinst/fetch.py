@@ -15,7 +15,7 @@ from .models import Link
 
 _CHUNK = 1 << 17
 #: bytes of a download written (and hashed) at once
-_BATCH = 1 << 18
+_BATCH = 1 << 17
 
 
 class _Hasher:

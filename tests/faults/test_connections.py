@@ -3,7 +3,6 @@ simultaneous look-ups is what makes many resolvers drop one and wait out a 5 s t
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -15,7 +14,7 @@ import httpcore
 import pytest
 
 from pyinst import Config, Installer, Target
-from pyinst.index.network import READ_SIZE, SharedLookups
+from pyinst.index.network import SharedLookups
 
 from helpers import IndexServer, run_in
 
@@ -143,35 +142,3 @@ def test_numeric_addresses_are_not_looked_up(listener: int) -> None:
     backend.connect_tcp("127.0.0.1", listener, timeout=5).close()
     assert resolver.asked == []
 
-
-def test_connections_read_more_than_httpcore_asks_for() -> None:
-    """httpcore asks for 64 KiB at a time; what has arrived beyond that comes too."""
-    body = os.urandom(2 * READ_SIZE)
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(1)
-
-    def send() -> None:
-        conn, _ = server.accept()
-        with conn:
-            conn.sendall(body)
-
-    sender = threading.Thread(target=send)
-    sender.start()
-    backend = SharedLookups(lookup=Counting())
-    # a receive buffer that holds the whole body, so one read can see more than 64 KiB
-    big_buffer = [(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * READ_SIZE)]
-    stream = backend.connect_tcp(HOST, server.getsockname()[1], timeout=5,
-                                 socket_options=big_buffer)
-    sender.join()
-    sizes, got = [], b""
-    while len(got) < len(body):
-        piece = stream.read(64 * 1024, timeout=5)
-        if not piece:
-            break
-        sizes.append(len(piece))
-        got += piece
-    stream.close()
-    server.close()
-    assert got == body
-    assert max(sizes) > 64 * 1024, sizes

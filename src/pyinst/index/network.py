@@ -1,9 +1,9 @@
 """How the `Installer`'s HTTP client connects: each host's addresses looked up once
-rather than once per connection, and bodies read in large pieces.
+rather than once per connection.
 
-**Look-ups.** httpcore asks the system resolver (``getaddrinfo``) again for every
-connection it opens, and a parallel resolve opens dozens. Many systems answer a burst of
-simultaneous look-ups badly: glibc sends the A and AAAA queries of each look-up
+httpcore asks the system resolver (``getaddrinfo``) again for every connection it opens,
+and a parallel resolve opens dozens. Many systems answer a burst of simultaneous
+look-ups badly: glibc sends the A and AAAA queries of each look-up
 together, and where a resolver or a container's connection tracking drops one of them,
 that look-up waits out the resolver's timeout (5 s by default) before asking again.
 Measured on the development machine: 16 simultaneous look-ups of pypi.org, and some of
@@ -18,13 +18,6 @@ none of whose addresses answers is looked up afresh next time. A failed look-up 
 kept. TLS is unaffected: httpcore names the host (SNI, certificate check) from the URL,
 not from the address it connects to.
 
-**Reads.** httpcore reads a connection 64 KiB at a time. Each read lets go of the GIL
-twice (``poll``, then ``recv``), and with the pool's threads all busy, taking it back
-is a round of futex calls; every piece is also an h11 event and a chunk of Python
-handling. The streams made here read up to `READ_SIZE` at once (h11 takes whatever
-arrives; a TLS socket still hands over one record at a time). Measured on a cold install
-of the benchmark's set: 9% less CPU in the main process, 3% less wall time.
-
 Like everything else, this belongs to one `Installer`: nothing is shared by the process,
 and httpcore's own classes are left as they are.
 """
@@ -32,7 +25,6 @@ and httpcore's own classes are left as they are.
 from __future__ import annotations
 
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -40,17 +32,13 @@ from typing import Any
 
 import httpcore
 
-#: the most a connection reads at once
-READ_SIZE = 1 << 18
-
 #: ``socket.getaddrinfo``'s shape, for a test to count or stand in for the look-ups
 Lookup = Callable[..., Sequence[tuple[Any, ...]]]
 
 
 class SharedLookups(httpcore.SyncBackend):
     """An httpcore network backend that remembers each host's addresses for ``ttl``
-    seconds (a numeric address needs no look-up), and whose connections read up to
-    `READ_SIZE` bytes at a time."""
+    seconds. Connections to a numeric address or a Unix socket are made as usual."""
 
     def __init__(self, ttl: float = 60.0, lookup: Lookup | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -69,8 +57,7 @@ class SharedLookups(httpcore.SyncBackend):
                     socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
                     ) -> httpcore.NetworkStream:
         if _numeric(host):
-            return _LargeReads(super().connect_tcp(host, port, timeout, local_address,
-                                                   socket_options))
+            return super().connect_tcp(host, port, timeout, local_address, socket_options)
         addresses = self.addresses(host, port)
         error: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
         for address in addresses:
@@ -81,7 +68,7 @@ class SharedLookups(httpcore.SyncBackend):
                 error = exc
                 self._demote(host, port, address)
                 continue
-            return _LargeReads(stream)
+            return stream
         self.forget(host, port)  # none answered: ask afresh next time
         assert error is not None  # `addresses` returns at least one
         raise error
@@ -128,29 +115,6 @@ class SharedLookups(httpcore.SyncBackend):
             if entry is not None and address in entry[1]:
                 rest = [a for a in entry[1] if a != address]
                 self._known[(host, port)] = (entry[0], [*rest, address])
-
-
-class _LargeReads(httpcore.NetworkStream):
-    """A connection that reads up to `READ_SIZE` bytes at a time, whatever it is asked."""
-
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max(max_bytes, READ_SIZE), timeout)
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, timeout)
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
-        return _LargeReads(self._inner.start_tls(ssl_context, server_hostname, timeout))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
 
 
 def _numeric(host: str) -> bool:
