@@ -27,7 +27,14 @@ from .models import InstallPlan, Pin
 from .redact import without_credentials
 from .target import Target
 from .transaction import Transaction, UnsafeTarget, new_journal_path
-from .unpacked import SchemeFiles, UnpackedFile, UnpackedWheel, record_hash, record_text
+from .unpacked import (
+    SchemeFiles,
+    UnpackedFile,
+    UnpackedWheel,
+    plain_paths,
+    record_hash,
+    record_text,
+)
 
 INSTALLER_NAME = b"pyinst\n"
 
@@ -135,7 +142,7 @@ class _Writer:
 
     def _dest(self, scheme: str, path: str) -> str:
         root = self._scheme[scheme]
-        if _plain_paths((path,)):
+        if plain_paths((path,)):
             return root + "/" + path  # nothing for normpath to do
         full = os.path.normpath(root + os.sep + path)
         if not full.startswith(root + os.sep):
@@ -196,7 +203,7 @@ class _Writer:
         can between system calls."""
         scheme, paths = group.scheme, group.paths
         root = self._scheme[scheme]
-        if _plain_paths(paths):  # checked at once: nothing for normpath to do
+        if plain_paths(paths):  # checked at once: nothing for normpath to do
             prefix = root + "/"
             dests = [prefix + p for p in paths]
         else:
@@ -278,24 +285,6 @@ class _Writer:
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "wb") as out:
             out.write("".join(parts).encode())
-
-
-#: paths in manifests use "/"; where that is the separator too, a plain path needs no
-#: normalising
-_PLAIN_SEP = os.sep == "/"
-
-
-def _plain_paths(paths: Sequence[str]) -> bool:
-    """Whether every path is plain: not empty, not starting or ending with "/", and
-    without an empty, "." or ".." component (so ``root + "/" + path`` is already
-    normalised and inside root; a dot-file such as ``locale/.tx/config`` is plain).
-    Looked for in all the paths at once, joined by "/" and wrapped in "/": there every
-    component of every path stands between two slashes, and such a component is there
-    exactly when "//", "/./" or "/../" is."""
-    if not _PLAIN_SEP or not paths:
-        return not paths
-    text = "/" + "/".join(paths) + "/"
-    return "//" not in text and "/./" not in text and "/../" not in text
 
 
 def python_files(w: PreparedWheel, target: Target) -> list[Path]:

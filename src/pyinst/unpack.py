@@ -32,10 +32,12 @@ from .errors import InvalidWheel
 from .metadata import header_fields, names_itself
 from .models import Pin
 from .unpacked import (
+    PLAIN_SEP,
     UnpackedFile,
     UnpackedWheel,
     _entry,
     _index_sha256,
+    plain_paths,
     read_manifest,
     record_hash,
     write_manifest,
@@ -85,7 +87,7 @@ class _Destination:
             if algo not in hashlib.algorithms_guaranteed or algo in ("md5", "sha1"):
                 raise InvalidWheel(f"invalid wheel {self._label}: RECORD uses the weak or "
                                    f"unknown hash '{algo}' for {member}")
-        parent = full.rpartition("/")[0] if _PLAIN_SEP else os.path.dirname(full)
+        parent = full.rpartition("/")[0] if PLAIN_SEP else os.path.dirname(full)
         if parent not in self._made_dirs:  # one mkdir per directory, not per file
             os.makedirs(parent, exist_ok=True)
             self._made_dirs.add(parent)
@@ -122,21 +124,14 @@ class _Destination:
                                f"does not contain: {', '.join(sorted(missing)[:3])}")
 
 
-#: where "/" is the separator, a plain member path needs no normalising
-_PLAIN_SEP = os.sep == "/"
-
-
 def member_path(base: str, rel: str) -> str | None:
     """Where the "/"-separated member path ``rel`` goes below the normalised directory
     ``base``, or ``None`` when it would leave it (an absolute path, a drive, a ".."
-    component). This runs for every file of every wheel unpacked: a plain path (no
-    empty, "." or ".." component; every component stands between two slashes in
-    ``"/" + rel + "/"``) is joined as it is, anything else goes through ``normpath``."""
+    component). This runs for every file of every wheel unpacked: a plain path (see
+    `plain_paths`) is joined as it is, anything else goes through ``normpath``."""
     if _DRIVE.match(rel) or rel.startswith("/"):
         return None
-    wrapped = "/" + rel + "/"
-    if _PLAIN_SEP and "//" not in wrapped and "/./" not in wrapped \
-            and "/../" not in wrapped:
+    if plain_paths((rel,)):
         return base + "/" + rel
     if ".." in rel.split("/"):
         return None

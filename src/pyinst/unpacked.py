@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,6 +131,24 @@ class UnpackedWheel:
                    tops=frozenset((str(a), str(b)) for a, b in data["tops"]))
 
 
+#: paths in manifests and wheels use "/"; where that is the separator too, a plain path
+#: needs no normalising
+PLAIN_SEP = os.sep == "/"
+
+
+def plain_paths(paths: Sequence[str]) -> bool:
+    """Whether every path is plain: not empty, not starting or ending with "/", and
+    without an empty, "." or ".." component (so ``root + "/" + path`` is already
+    normalised and inside root; a dot-file such as ``locale/.tx/config`` is plain).
+    Looked for in all the paths at once, joined by "/" and wrapped in "/": there every
+    component of every path stands between two slashes, and such a component is there
+    exactly when "//", "/./" or "/../" is."""
+    if not PLAIN_SEP or not paths:
+        return not paths
+    text = "/" + "/".join(paths) + "/"
+    return "//" not in text and "/./" not in text and "/../" not in text
+
+
 def _tops(groups: Iterable[SchemeFiles]) -> frozenset[tuple[str, str]]:
     return frozenset((g.scheme, p.partition("/")[0]) for g in groups for p in g.paths)
 
@@ -194,8 +213,6 @@ def read_manifest(entry: Path) -> UnpackedWheel | None:
 
 def write_manifest(unpacked: UnpackedWheel, entry: Path) -> None:
     """Write (or replace, atomically: readers may be looking) the manifest of ``entry``."""
-    import os
-
     tmp = entry / f".{MANIFEST}.{os.urandom(4).hex()}"
     try:
         tmp.write_text(json.dumps(unpacked.to_json()), "utf-8")

@@ -9,9 +9,9 @@ import os
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pyinst.apply import _plain_paths, _Writer
+from pyinst.apply import _Writer
 from pyinst.errors import InvalidWheel
-from pyinst.unpacked import record_text
+from pyinst.unpacked import plain_paths, record_text
 
 _field = st.text(alphabet=st.sampled_from(list('ab/.,"\r\n é=-_')), max_size=12)
 
@@ -68,18 +68,18 @@ def test_manifest_top_level_names_are_kept_and_worked_out_for_older_manifests(
 def test_paths_are_taken_as_plain_exactly_when_they_need_no_normalising(
         paths: list[str]) -> None:
     root = "/t/site"
-    if _plain_paths(paths):
+    if plain_paths(paths):
         for path in paths:  # what the fast path writes is what `_dest` would
             assert root + "/" + path == _Writer._dest(_Scheme(root), "purelib", path)  # type: ignore[arg-type]
     # and nothing is sent the slow way that did not need it
-    assert _plain_paths(paths) == all(os.path.normpath(root + "/" + path) == root + "/" + path
+    assert plain_paths(paths) == all(os.path.normpath(root + "/" + path) == root + "/" + path
                                       for path in paths)
 
 
 def test_dot_files_are_plain_and_dot_components_are_not() -> None:
-    assert _plain_paths(["sphinx/locale/.tx/config", ".hidden", "a/..b", "a/b."])
+    assert plain_paths(["sphinx/locale/.tx/config", ".hidden", "a/..b", "a/b."])
     for odd in ("a/./b", "a/../b", "./a", "a/.", "..", "a//b", "/a", "a/", ""):
-        assert not _plain_paths(["ok.py", odd]), odd
+        assert not plain_paths(["ok.py", odd]), odd
 
 
 #: (no lone carriage return: csv leaves it unquoted, in RECORD as in any CSV)
