@@ -23,7 +23,7 @@ class _Hasher:
         self._hashes = {n: hashlib.new(n) for n in sorted(set(names) | {"sha256"})
                         if n in hashlib.algorithms_available}
 
-    def update(self, data: bytes) -> None:
+    def update(self, data: bytes | bytearray) -> None:
         for h in self._hashes.values():
             h.update(data)
 
@@ -104,8 +104,8 @@ class Fetcher:
                   allowed: Mapping[str, Sequence[str]]) -> None:
         state: dict[str, _Hasher] = {}
         done = [0]
-        #: chunks received but not yet written and hashed
-        pending: list[bytes] = []
+        #: what has arrived but is not yet written and hashed
+        pending = bytearray()
         emit = self._emit
 
         def flush() -> None:
@@ -113,10 +113,9 @@ class Fetcher:
             # them lets go of the GIL, and taking it back from the other threads is a
             # round of futex calls (measured: 16 per 64 KiB chunk on a cold install)
             if pending:
-                data = pending[0] if len(pending) == 1 else b"".join(pending)
+                fh.write(pending)
+                state["h"].update(pending)
                 pending.clear()
-                fh.write(data)
-                state["h"].update(data)
 
         def restart(total: int | None) -> Callable[[bytes], None]:
             fh.seek(0)
@@ -124,14 +123,11 @@ class Fetcher:
             state["h"] = _Hasher(hash_names(link, allowed))
             pending.clear()
             done[0] = 0
-            held = [0]
 
             def write(data: bytes) -> None:
-                pending.append(data)
-                held[0] += len(data)
-                if held[0] >= _BATCH:
+                pending.extend(data)
+                if len(pending) >= _BATCH:
                     flush()
-                    held[0] = 0
                 done[0] += len(data)
                 emit(DownloadProgress(package, link.url, done[0], total))
 

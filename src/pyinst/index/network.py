@@ -128,17 +128,14 @@ def _numeric(host: str) -> bool:
     return False
 
 
-def share_lookups(client: object, backend: SharedLookups) -> int:
+def share_lookups(client: object, backend: SharedLookups) -> None:
     """Make every connection pool of an ``httpx.Client`` (its transport, and the proxy
-    transports it made from the settings) connect through ``backend``; the number of
-    pools it now covers. httpx offers no argument for httpcore's ``network_backend``, so
-    this sets the pools' attribute; a test checks it still takes effect."""
+    transports it made from the settings) connect through ``backend``. httpx offers no
+    argument for httpcore's ``network_backend``, so this sets the pools' attribute; a
+    test checks it still takes effect."""
     transports = [getattr(client, "_transport", None),
                   *dict(getattr(client, "_mounts", None) or {}).values()]
-    covered = 0
     for transport in transports:
         pool = getattr(transport, "_pool", None)
         if pool is not None and hasattr(pool, "_network_backend"):
             pool._network_backend = backend
-            covered += 1
-    return covered
