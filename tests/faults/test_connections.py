@@ -16,7 +16,7 @@ import pytest
 from pyinst import Config, Installer, Target
 from pyinst.index.network import SharedLookups
 
-from helpers import IndexServer, run_in
+from helpers import IndexServer, run_cli, run_in, tree_snapshot
 
 HOST = "index.pyinst.test"  # .test: reserved, never a real name (RFC 2606)
 
@@ -142,3 +142,18 @@ def test_numeric_addresses_are_not_looked_up(listener: int) -> None:
     backend.connect_tcp("127.0.0.1", listener, timeout=5).close()
     assert resolver.asked == []
 
+
+
+def test_a_host_that_cannot_be_looked_up_stops_with_one_line_and_changes_nothing(
+        tmp_path: Path, venv_factory: Callable[[str], Path]) -> None:
+    # .invalid never resolves (RFC 6761): a resolver answers "no such name", and a
+    # machine without one fails the look-up too; either way the same one line
+    venv = venv_factory("3.12")
+    before = tree_snapshot(venv)
+    proc = run_cli("install", "-p", str(venv), "-i", "http://index.pyinst.invalid/simple/",
+                   "--retries", "0", "--cache-dir", str(tmp_path / "cache"), "app")
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert lines[0].startswith("error: cannot reach http://index.pyinst.invalid for 'app'")
+    assert tree_snapshot(venv) == before
