@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar
 
 from .errors import BuildFailed, PyinstError
+from .metadata import wheel_metadata
 
 if TYPE_CHECKING:
     from build import ProjectBuilder
@@ -252,13 +253,12 @@ class SourceBuilder:
 def _metadata_from_wheel(wheel: Path, package: str) -> bytes:
     import zipfile
 
-    with zipfile.ZipFile(wheel) as zf:
-        names = [n for n in zf.namelist()
-                 if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
-        if len(names) != 1:
-            raise BuildFailed(f"building '{package}' made a wheel without one "
-                              ".dist-info/METADATA", package=package)
-        return zf.read(names[0])
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            return wheel_metadata(zf)
+    except zipfile.BadZipFile as exc:
+        raise BuildFailed(f"building '{package}' made a wheel that cannot be read: {exc}",
+                          package=package) from exc
 
 
 __all__ = ["BuildOptions", "Provision", "SourceBuilder"]

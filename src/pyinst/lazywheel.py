@@ -14,6 +14,7 @@ import re
 import zipfile
 
 from .index.client import IndexClient
+from .metadata import wheel_metadata
 
 _BLOCK = 1 << 16
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
@@ -93,8 +94,4 @@ def remote_metadata(client: IndexClient, url: str, package: str) -> bytes:
     `zipfile.BadZipFile` when the file is not a wheel."""
     remote = _RemoteFile(client, url, package)
     with zipfile.ZipFile(io.BufferedReader(remote, buffer_size=_BLOCK)) as zf:
-        names = [n for n in zf.namelist()
-                 if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
-        if len(names) != 1:
-            raise zipfile.BadZipFile(f"expected one .dist-info/METADATA, found {len(names)}")
-        return zf.read(names[0])
+        return wheel_metadata(zf)

@@ -9,6 +9,8 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 if TYPE_CHECKING:
+    import zipfile
+
     from packaging.metadata import RawMetadata
 
 
@@ -30,6 +32,31 @@ def header_fields(data: bytes, names: Collection[str]) -> dict[str, str]:
             if len(found) == len(names):
                 break
     return found
+
+
+def wheel_metadata(zf: zipfile.ZipFile) -> bytes:
+    """The one ``<name>.dist-info/METADATA`` of the wheel open in ``zf``.
+
+    Raises `zipfile.BadZipFile` saying what is wrong: not exactly one such member, or
+    one that cannot be read (encrypted, compressed in a way zipfile has no code for,
+    damaged), which zipfile itself raises as other errors."""
+    import zipfile
+    import zlib
+
+    names = [n for n in zf.namelist()
+             if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+    if len(names) != 1:
+        raise zipfile.BadZipFile(f"expected one .dist-info/METADATA, found {len(names)}")
+    name = names[0]
+    try:
+        return zf.read(name)
+    except NotImplementedError as exc:  # (a RuntimeError: first)
+        raise zipfile.BadZipFile(f"the member {name} is compressed in a way that cannot "
+                                 "be read") from exc
+    except RuntimeError as exc:  # zipfile's word for "encrypted"
+        raise zipfile.BadZipFile(f"the member {name} is encrypted") from exc
+    except (zlib.error, EOFError) as exc:
+        raise zipfile.BadZipFile(f"the member {name} is damaged ({exc})") from exc
 
 
 def name_and_version(data: bytes) -> tuple[str | None, str | None]:

@@ -24,6 +24,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from .cache import EntryLock, file_sha256
 from .errors import BuildFailed, InvalidSdist
 from .index.client import url_to_path
+from .metadata import wheel_metadata
 from .sdist import unpack_source_archive
 from .vcs import checkout, is_vcs_url, parse_vcs_url
 
@@ -262,13 +263,12 @@ class _Adopt:
 
 
 def _wheel_metadata(wheel: Path, package: str) -> bytes:
-    with zipfile.ZipFile(wheel) as zf:
-        names = [n for n in zf.namelist()
-                 if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
-        if len(names) != 1:
-            raise BuildFailed(f"the built wheel of '{package}' has no single METADATA",
-                              package=package)
-        return zf.read(names[0])
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            return wheel_metadata(zf)
+    except zipfile.BadZipFile as exc:
+        raise BuildFailed(f"the built wheel of '{package}' cannot be read: {exc}",
+                          package=package) from exc
 
 
 __all__ = ["Sources", "is_source_link"]

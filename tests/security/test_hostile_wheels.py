@@ -23,7 +23,7 @@ import pyinst.unpack
 import pyinst.workers
 from pyinst import Config, Installer, Target
 
-from helpers import tree_snapshot
+from helpers import IndexFile, IndexServer, run_cli, tree_snapshot
 
 NAME, VERSION = "evil", "1.0"
 DIST_INFO = f"{NAME}-{VERSION}.dist-info"
@@ -161,6 +161,8 @@ def test_record_lies(case: str, says: str, tmp_path: Path,
     ("wheel version 2", "unsupported Wheel-Version"),
     ("damaged, no hash in RECORD", "is damaged"),
     ("encrypted", "is encrypted"),
+    ("METADATA damaged", "Bad CRC-32 for file 'evil-1.0.dist-info/METADATA'"),
+    ("METADATA encrypted", "is encrypted"),
     ("big member, damaged", "invalid wheel"),
     ("unknown .data scheme", "not in a valid .data subdirectory"),
     ("a .data scheme as a file", "not in a valid .data subdirectory"),
@@ -190,6 +192,16 @@ def test_structure(case: str, says: str, tmp_path: Path,
         wheel = craft(out, [OK])
         data = bytearray(wheel.read_bytes())
         data[data.index(b"PK\x01\x02") + 8] |= 1  # the first member's "encrypted" flag
+        wheel.write_bytes(bytes(data))
+    elif case == "METADATA damaged":  # read before RECORD is: the CRC tells
+        wheel = craft(out, [OK], metadata=METADATA + "Summary: one line\n")
+        data = wheel.read_bytes()
+        wheel.write_bytes(data.replace(b"Summary: one line", b"Summary: one lime"))
+    elif case == "METADATA encrypted":
+        wheel = craft(out, [OK])
+        data = bytearray(wheel.read_bytes())
+        at = data.index(f"{DIST_INFO}/METADATA".encode(), data.index(b"PK\x01\x02"))
+        data[at - 46 + 8] |= 1  # its central directory entry's "encrypted" flag
         wheel.write_bytes(bytes(data))
     elif case == "big member, damaged":  # inflated in steps, not at once
         wheel = craft(out, [OK, (f"{NAME}/big.bin", _big())],
@@ -253,6 +265,49 @@ def test_a_good_crafted_wheel_installs(tmp_path: Path,
         result = inst.install([str(wheel)], Target.from_python(python))
     assert result.installed == (("evil", "1.0"),)
     assert (python.parent / "evil").exists()
+
+
+def _spoil_metadata(wheel: Path, flaw: str) -> None:
+    """Spoil the deflated METADATA member of ``wheel`` in place."""
+    with zipfile.ZipFile(wheel) as zf:
+        info = zf.getinfo(f"{DIST_INFO}/METADATA")
+    data = bytearray(wheel.read_bytes())
+    central = data.index(info.filename.encode(), data.index(b"PK\x01\x02")) - 46
+    if flaw == "encrypted":
+        data[central + 8] |= 1
+    elif flaw == "compression":  # a method number zipfile has no code for
+        data[central + 10] = 97
+    else:  # "damaged": the first deflate block gets the reserved block type
+        name_len, extra_len = int.from_bytes(data[info.header_offset + 26:][:2], "little"), \
+            int.from_bytes(data[info.header_offset + 28:][:2], "little")
+        data[info.header_offset + 30 + name_len + extra_len] |= 0b110
+    wheel.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(("flaw", "says"), [
+    ("encrypted", "the member evil-1.0.dist-info/METADATA is encrypted"),
+    ("compression", "the member evil-1.0.dist-info/METADATA is compressed in a way that "
+                    "cannot be read"),
+    ("damaged", "the member evil-1.0.dist-info/METADATA is damaged (Error -3 while "
+                "decompressing data: invalid block type)"),
+])
+def test_a_metadata_member_that_cannot_be_read_is_one_line_from_an_index_without_sidecars(
+        flaw: str, says: str, tmp_path: Path, venv_factory: Callable[[str], Path],
+        make_index: Callable[..., IndexServer]) -> None:
+    # Without PEP 658 sidecars METADATA is read from the wheel over range requests, and
+    # then from the whole file; zipfile reports these three flaws with RuntimeError,
+    # NotImplementedError and zlib.error, which once escaped as tracebacks.
+    python = venv_factory("3.12")
+    wheel = craft(tmp_path / "w", [OK], compression=zipfile.ZIP_DEFLATED)
+    _spoil_metadata(wheel, flaw)
+    index = make_index({NAME: [IndexFile(wheel)]}, sidecars=False)
+    before = tree_snapshot(python.parent.parent)
+    proc = run_cli("install", "-p", str(python), "-i", index.url, "--no-cache", NAME)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.strip() == (f"error: invalid wheel '{NAME}' {VERSION} "
+                                   f"({wheel.name}): {says}"), proc.stderr
+    assert index.range_requests  # the ranged reading was tried first
+    assert tree_snapshot(python.parent.parent) == before
 
 
 @pytest.mark.parametrize("processes", [0, 2])

@@ -23,7 +23,7 @@ from ..evaluate import Evaluation, evaluate_links, tag_ranks
 from ..fetch import Fetcher
 from ..index.client import IndexClient
 from ..installed import read_metadata
-from ..metadata import names_itself, parse_headers
+from ..metadata import names_itself, parse_headers, wheel_metadata
 from ..models import InstalledDistribution, Link
 from ..target import Target
 
@@ -335,18 +335,11 @@ class Provider(AbstractProvider):  # type: ignore[type-arg]
                                    allowed=self._options.hashes.get(cand.name))
         try:
             with zipfile.ZipFile(path) as zf:
-                names = [n for n in zf.namelist()
-                         if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
-                if len(names) != 1:
-                    raise InvalidWheel(
-                        f"invalid wheel '{cand.name}' {cand.version} ({cand.link.filename}): "
-                        f"expected one .dist-info/METADATA, found {len(names)}",
-                        package=cand.name, path=str(path))
-                return zf.read(names[0])
+                return wheel_metadata(zf)
         except zipfile.BadZipFile as exc:
             raise InvalidWheel(
-                f"invalid wheel '{cand.name}' {cand.version} ({cand.link.filename}): not a zip "
-                f"file", package=cand.name, path=str(path)) from exc
+                f"invalid wheel '{cand.name}' {cand.version} ({cand.link.filename}): {exc}",
+                package=cand.name, path=str(path)) from exc
 
     def _check_metadata(self, cand: Cand, raw: RawMetadata) -> None:
         if cand.installed is not None:
