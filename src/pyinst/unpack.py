@@ -25,7 +25,7 @@ import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import cast
+from typing import IO, cast
 
 from .cache import EntryLock, file_sha256
 from .errors import InvalidWheel
@@ -89,8 +89,7 @@ class _Destination:
                                    f"unknown hash '{algo}' for {member}")
         parent = full.rpartition("/")[0] if PLAIN_SEP else os.path.dirname(full)
         if parent not in self._made_dirs:  # one mkdir per directory, not per file
-            os.makedirs(parent, exist_ok=True)
-            self._made_dirs.add(parent)
+            self._make_dir(parent)
         digest = hashlib.sha256()
         check = digest if algo == "sha256" else hashlib.new(algo)
         fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
@@ -115,6 +114,23 @@ class _Destination:
                     raise InvalidWheel(f"invalid wheel {self._label}: {member} does not match "
                                        "its RECORD entry")
         self.files.append(UnpackedFile(scheme, rel, ours, size, is_executable))
+
+    def _make_dir(self, path: str) -> None:
+        """``os.makedirs`` for a tree that this unpacking alone writes: its parents
+        made first when missing (and remembered), without ``makedirs``' look before
+        each step."""
+        try:
+            os.mkdir(path)
+        except FileNotFoundError:
+            parent = os.path.dirname(path)
+            if parent == path or parent in self._made_dirs:
+                raise
+            self._make_dir(parent)
+            os.mkdir(path)
+        except FileExistsError:
+            if not os.path.isdir(path):
+                raise
+        self._made_dirs.add(path)
 
     def check_complete(self) -> None:
         """Every file RECORD lists with a hash was in the wheel."""
@@ -162,14 +178,26 @@ class _Wheel:
     checked when RECORD has no hash for the member (when it has one, the destination
     checks that, which is stronger)."""
 
-    def __init__(self, zf: zipfile.ZipFile, fd: int, dist_info: str) -> None:
+    def __init__(self, zf: zipfile.ZipFile, fd: int) -> None:
         self._zf = zf
         self._fd = fd
-        self.dist_info = dist_info
+        self.dist_info = ""  # set once `_identify` has found it
         self._record: dict[str, tuple[str, str]] | None = None
 
+    def read(self, name: str) -> bytes:
+        """The member ``name``'s bytes (``KeyError`` when there is none), its size and
+        CRC checked."""
+        item = self._zf.getinfo(name)
+        if item.flag_bits & 1:
+            raise zipfile.BadZipFile(f"the member {item.filename} is encrypted")
+        if item.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            with self._open_other(item) as stream:
+                return stream.read()
+        return b"".join(self._stream(item, True)) if item.file_size > _AT_ONCE \
+            else self._read(item, True)
+
     def read_dist_info(self, filename: str) -> str:
-        return self._zf.read(f"{self.dist_info}/{filename}").decode("utf-8")
+        return self.read(f"{self.dist_info}/{filename}").decode("utf-8")
 
     def record(self) -> dict[str, tuple[str, str]]:
         """RECORD as path -> (hash, size), read and parsed once; without the bytecode
@@ -200,23 +228,36 @@ class _Wheel:
             if item.flag_bits & 1:
                 raise zipfile.BadZipFile(f"the member {item.filename} is encrypted")
             if item.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                with self._zf.open(item) as stream:  # bzip2, lzma: allowed, never seen
+                with self._open_other(item) as stream:  # bzip2, lzma: allowed, never seen
                     yield item.filename, iter(lambda: stream.read(_STEP), b""), executable
             elif item.file_size <= _AT_ONCE:
                 yield item.filename, (self._read(item, not hashed),), executable
             else:
                 yield item.filename, self._stream(item, not hashed), executable
 
+    def _open_other(self, item: zipfile.ZipInfo) -> IO[bytes]:
+        """A member compressed neither way wheels are (bzip2, lzma, or a method zipfile
+        has no code for: refused), through zipfile."""
+        try:
+            return self._zf.open(item)
+        except (NotImplementedError, RuntimeError) as exc:  # RuntimeError: no bz2/lzma
+            raise zipfile.BadZipFile(f"the member {item.filename} is compressed in a way "
+                                     "that cannot be read") from exc
+
     def _local(self, item: zipfile.ZipInfo, also: int) -> tuple[bytes, int]:
         """The member's local header and ``also`` bytes after it (one read, when its
         extra field is short, as it nearly always is) and where its data starts."""
-        name = item.orig_filename.encode("utf-8" if item.flag_bits & 0x800 else "cp437")
+        name = item.orig_filename
+        # (ASCII, nearly every name, is the same bytes in both encodings, and encoding
+        # it is C; cp437's codec is Python)
+        name_bytes = name.encode("ascii") if name.isascii() else \
+            name.encode("utf-8" if item.flag_bits & 0x800 else "cp437")
         fixed = _LOCAL_HEADER.size
-        raw = os.pread(self._fd, fixed + len(name) + 64 + also, item.header_offset)
-        if len(raw) < fixed + len(name):
+        raw = os.pread(self._fd, fixed + len(name_bytes) + 64 + also, item.header_offset)
+        if len(raw) < fixed + len(name_bytes):
             raise zipfile.BadZipFile(f"truncated member {item.filename}")
         head = _LOCAL_HEADER.unpack_from(raw)
-        if head[0] != b"PK\x03\x04" or raw[fixed:fixed + head[10]] != name:
+        if head[0] != b"PK\x03\x04" or raw[fixed:fixed + head[10]] != name_bytes:
             raise zipfile.BadZipFile(f"the member {item.filename}: its local header and the "
                                      "central directory differ")
         start = fixed + head[10] + head[11]
@@ -320,7 +361,7 @@ def _check_zip(zf: zipfile.ZipFile, fd: int, label: str) -> list[str]:
     return names
 
 
-def _identify(pin: Pin, zf: zipfile.ZipFile, label: str, path: Path,
+def _identify(pin: Pin, wf: _Wheel, label: str, path: Path,
               names: list[str]) -> tuple[str, str]:
     """The wheel's .dist-info directory (there must be one, for ``pin``, whose METADATA
     names ``pin``) and the name of its .data directory."""
@@ -332,7 +373,7 @@ def _identify(pin: Pin, zf: zipfile.ZipFile, label: str, path: Path,
         raise InvalidWheel(f"invalid wheel {label}: expected one {want} directory, found "
                            f"{', '.join(infos) or 'none'}", package=pin.name, path=str(path))
     dist_info = infos[0]
-    ok, name, version = names_itself(zf.read(f"{dist_info}/METADATA"), pin.name,
+    ok, name, version = names_itself(wf.read(f"{dist_info}/METADATA"), pin.name,
                                      pin.version)
     if not ok:
         raise InvalidWheel(f"invalid wheel {label}: its metadata says {name} {version}",
@@ -344,9 +385,10 @@ def _identify(pin: Pin, zf: zipfile.ZipFile, label: str, path: Path,
     return dist_info, (data[0] if len(data) == 1 else dist_info[:-len(".dist-info")] + ".data")
 
 
-def _root_scheme(zf: zipfile.ZipFile, dist_info: str, label: str) -> str:
+def _root_scheme(wf: _Wheel, label: str) -> str:
     """Where the archive's root goes (purelib or platlib), as WHEEL says."""
-    fields = header_fields(zf.read(f"{dist_info}/WHEEL"), ("wheel-version", "root-is-purelib"))
+    fields = header_fields(wf.read(f"{wf.dist_info}/WHEEL"),
+                           ("wheel-version", "root-is-purelib"))
     if not fields.get("wheel-version", "").startswith("1."):
         raise InvalidWheel(f"invalid wheel {label}: unsupported Wheel-Version")
     return "purelib" if fields.get("root-is-purelib", "").lower() == "true" else "platlib"
@@ -430,9 +472,10 @@ def _unpack_into(pin: Pin, wheel: Path, root: Path) -> UnpackedWheel:
     try:
         with open(wheel, "rb") as fh, zipfile.ZipFile(fh) as zf:
             names = _check_zip(zf, fh.fileno(), label)
-            dist_info, data_dir = _identify(pin, zf, label, wheel, names)
-            wf = _Wheel(zf, fh.fileno(), dist_info)
-            root_scheme = _root_scheme(zf, dist_info, label)
+            wf = _Wheel(zf, fh.fileno())
+            dist_info, data_dir = _identify(pin, wf, label, wheel, names)
+            wf.dist_info = dist_info
+            root_scheme = _root_scheme(wf, label)
             scripts = tuple(_entry_points(wf, label))
             dest = _Destination(root, wf.record(), label)
             data_prefix = data_dir + "/"

@@ -161,6 +161,7 @@ def test_record_lies(case: str, says: str, tmp_path: Path,
     ("wheel version 2", "unsupported Wheel-Version"),
     ("damaged, no hash in RECORD", "is damaged"),
     ("encrypted", "is encrypted"),
+    ("unknown compression", "evil/__init__.py is compressed in a way that cannot be read"),
     ("METADATA damaged", "Bad CRC-32 for file 'evil-1.0.dist-info/METADATA'"),
     ("METADATA encrypted", "is encrypted"),
     ("big member, damaged", "invalid wheel"),
@@ -192,6 +193,11 @@ def test_structure(case: str, says: str, tmp_path: Path,
         wheel = craft(out, [OK])
         data = bytearray(wheel.read_bytes())
         data[data.index(b"PK\x01\x02") + 8] |= 1  # the first member's "encrypted" flag
+        wheel.write_bytes(bytes(data))
+    elif case == "unknown compression":  # a method number zipfile has no code for
+        wheel = craft(out, [OK])
+        data = bytearray(wheel.read_bytes())
+        data[data.index(b"PK\x01\x02") + 10] = 97  # the first member's, evil/__init__.py
         wheel.write_bytes(bytes(data))
     elif case == "METADATA damaged":  # read before RECORD is: the CRC tells
         wheel = craft(out, [OK], metadata=METADATA + "Summary: one line\n")
@@ -310,6 +316,35 @@ def test_a_metadata_member_that_cannot_be_read_is_one_line_from_an_index_without
     assert tree_snapshot(python.parent.parent) == before
 
 
+@pytest.mark.parametrize("legacy", [False, True])
+def test_member_names_beyond_ascii_install_as_the_zip_names_them(
+        legacy: bool, tmp_path: Path, venv_factory: Callable[[str], Path]) -> None:
+    # zipfile marks a name beyond ASCII as UTF-8; an old archiver did not, and such a
+    # name means cp437 (as zipfile, pip and uv read it). The local header must name the
+    # member in the same bytes either way.
+    python = venv_factory("3.12")
+    member = f"{NAME}/données.txt"
+    as_read = member.encode().decode("cp437") if legacy else member
+    rows = [f"{n},{_hash(d)},{len(d)}" for n, d in
+            [OK, (as_read, b"oui\n"), (f"{DIST_INFO}/METADATA", METADATA.encode()),
+             (f"{DIST_INFO}/WHEEL", WHEEL.encode())]]
+    wheel = craft(tmp_path / "w", [OK, (member, b"oui\n")], record_rows=rows)
+    if legacy:
+        data = bytearray(wheel.read_bytes())
+        for signature, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+            at = data.index(member.encode(), data.index(signature))
+            start = data.rindex(signature, 0, at)
+            assert data[start + flags_at + 1] & 0x08  # the UTF-8 flag (bit 11)
+            data[start + flags_at + 1] &= ~0x08 & 0xFF
+        wheel.write_bytes(bytes(data))
+    member = as_read
+    with Installer(Config(index_urls=(), cache_dir=tmp_path / "cache")) as inst:
+        inst.install([str(wheel)], Target.from_python(python))
+    site = next((python.parent.parent / "lib").glob("python*/site-packages"))
+    assert (site / member).read_bytes() == b"oui\n"
+    assert member in (site / DIST_INFO / "RECORD").read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("processes", [0, 2])
 def test_a_record_of_sha512_hashes_is_checked_and_the_target_gets_sha256_rows(
         processes: int, tmp_path: Path, venv_factory: Callable[[str], Path],
@@ -334,7 +369,7 @@ def test_a_record_of_sha512_hashes_is_checked_and_the_target_gets_sha256_rows(
     assert rows[f"{DIST_INFO}/METADATA"] == _hash(METADATA.encode())
 
 
-@pytest.mark.parametrize("inflater", ["default", "zlib", "stored"])
+@pytest.mark.parametrize("inflater", ["default", "zlib", "stored", "bzip2", "lzma"])
 def test_a_big_member_installs_byte_for_byte(inflater: str, tmp_path: Path,
                                             venv_factory: Callable[[str], Path],
                                             monkeypatch: pytest.MonkeyPatch) -> None:
@@ -346,9 +381,10 @@ def test_a_big_member_installs_byte_for_byte(inflater: str, tmp_path: Path,
         monkeypatch.setattr(unpack, "_zlib", zlib)
     python = venv_factory("3.12")
     big = _big()
+    # (bzip2 and lzma: every member, METADATA and RECORD too; wheels may use them)
     wheel = craft(tmp_path / "w", [OK, (f"{NAME}/big.bin", big)],
-                  compression=zipfile.ZIP_STORED if inflater == "stored"
-                  else zipfile.ZIP_DEFLATED)
+                  compression={"stored": zipfile.ZIP_STORED, "bzip2": zipfile.ZIP_BZIP2,
+                               "lzma": zipfile.ZIP_LZMA}.get(inflater, zipfile.ZIP_DEFLATED))
     # in this process: a worker process would not see the monkeypatched inflater
     config = Config(index_urls=(), cache_dir=tmp_path / "cache",
                     unpack_processes=0 if inflater == "zlib" else None)
