@@ -38,6 +38,7 @@ import urllib.parse
 from collections.abc import Generator, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import httpx  # this module is imported with the HTTP client, never before
 
@@ -63,7 +64,7 @@ def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
         # the same trust truststore gives on these systems (it points OpenSSL at the
         # system's roots), loaded once: truststore reloads the CA bundle for every
         # connection, one at a time (~30 ms each, measured: 1.1 s of a cold resolve)
-        return ssl.create_default_context()
+        return _SystemRoots()
     if sys.version_info >= (3, 10):
         import truststore
 
@@ -71,6 +72,40 @@ def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
     else:  # pragma: no cover - truststore needs 3.10
         context = ssl.create_default_context()
     return context
+
+
+class _SystemRoots(ssl.SSLContext):
+    """``ssl.create_default_context()``, whose CA certificates are loaded when the first
+    TLS connection is made rather than when the client is: loading them takes about
+    30 ms of CPU, which an index over plain http (a mirror on the local network, the
+    benchmark's) never needs. Thread-safe: every handshake waits for the one load."""
+
+    def __new__(cls) -> _SystemRoots:
+        return super().__new__(cls, ssl.PROTOCOL_TLS_CLIENT)
+
+    def __init__(self) -> None:
+        # what create_default_context sets besides the roots: PROTOCOL_TLS_CLIENT
+        # already verifies certificates and host names, and 3.13 made its default
+        # verification stricter (a test compares the two)
+        if sys.version_info >= (3, 13):
+            self.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN | ssl.VERIFY_X509_STRICT
+        self._roots_lock = threading.Lock()
+        self._roots_loaded = False
+
+    def _load_roots(self) -> None:
+        if not self._roots_loaded:
+            with self._roots_lock:
+                if not self._roots_loaded:
+                    self.load_default_certs(ssl.Purpose.SERVER_AUTH)
+                    self._roots_loaded = True
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        self._load_roots()
+        return super().wrap_socket(*args, **kwargs)
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:  # TLS in TLS
+        self._load_roots()
+        return super().wrap_bio(*args, **kwargs)
 
 
 def _openssl_has_system_roots() -> bool:

@@ -208,7 +208,6 @@ def test_the_system_trust_store_is_used(tmp_path: Path,
     assert system.verify_mode == ssl.CERT_REQUIRED and system.check_hostname
     if sys.platform.startswith("linux"):
         assert not isinstance(system, truststore.SSLContext)
-        assert system.cert_store_stats()["x509_ca"] > 0 or ssl.get_default_verify_paths().capath
         empty = tmp_path / "no-certs"
         empty.mkdir()
         monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
@@ -326,3 +325,70 @@ def test_unusable_network_settings_are_one_clear_error_and_change_nothing(
         assert message in proc.stderr and "Traceback" not in proc.stderr
         assert "hunter2" not in proc.stderr
     assert tree_snapshot(python.parent.parent) == before
+
+
+def test_the_system_roots_load_at_the_first_tls_handshake_and_then_verify_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An index over plain http never pays for loading the roots (~30 ms); the first
+    https connection loads them, and the context is the standard library's default one
+    in every other respect."""
+    import http.server
+    import shutil
+    import subprocess
+    import threading
+
+    import httpx
+
+    from pyinst.auth import ssl_context
+
+    if not sys.platform.startswith("linux"):  # pragma: no cover - the suite runs on Linux
+        pytest.skip("OpenSSL's own roots are used on Linux only")
+    if shutil.which("openssl") is None:  # pragma: no cover - every CI machine has it
+        pytest.skip("openssl is needed to make a test certificate")
+    reference = ssl.create_default_context()
+    lazy = ssl_context(None)
+    for setting in ("protocol", "options", "verify_mode", "check_hostname", "verify_flags",
+                    "minimum_version", "maximum_version", "post_handshake_auth",
+                    "hostname_checks_common_name", "security_level"):
+        assert getattr(lazy, setting) == getattr(reference, setting), setting
+    assert lazy.get_ciphers() == reference.get_ciphers()
+    assert lazy.cert_store_stats()["x509_ca"] == 0  # nothing loaded yet
+
+    # a loopback https server whose certificate only the "system" roots trust
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+
+    class Hello(http.server.BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "5")
+            self.end_headers()
+            self.wfile.write(b"hello")
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
+    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_side.load_cert_chain(cert, key)
+    httpd.socket = server_side.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"https://127.0.0.1:{httpd.server_address[1]}/"
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # OpenSSL's default roots: ours
+        trusting = ssl_context(None)
+        with httpx.Client(verify=trusting) as client:
+            assert trusting.cert_store_stats()["x509_ca"] == 0
+            assert client.get(url).text == "hello"
+            assert trusting.cert_store_stats()["x509_ca"] == 1
+        monkeypatch.delenv("SSL_CERT_FILE")
+        with httpx.Client(verify=ssl_context(None)) as client, \
+                pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            client.get(url)  # the machine's real roots do not trust it
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
