@@ -160,8 +160,10 @@ class _Session:
         """``wheel`` to be unpacked into the cache (or the unpacking of it already under
         way). A big wheel goes to the worker processes' lane (by default only when
         another wheel is being unpacked, or waits to be: alone, it is unpacked here
-        sooner than a worker starts); the others (and all, without workers) to this
-        process's lane, one per core at a time. In each lane the biggest goes first."""
+        sooner than a worker starts), and so does a small one once workers run (here
+        it would contend with the downloads and the resolver for the GIL); the others
+        (and all, without workers) go to this process's lane, one per core at a time.
+        In each lane the biggest goes first."""
         import functools
 
         from .workers import BIG_WHEEL, BiggestFirst
@@ -183,7 +185,8 @@ class _Session:
                 # less CPU, medians of 10). Without workers, one per core.
                 self._here = BiggestFirst(1 if workers is not None else self._unpack_threads,
                                           "pyinst-unpack")
-            if workers is None or size < BIG_WHEEL or not (self._unpacking or workers.eager):
+            if workers is None or (size < BIG_WHEEL and not workers.started) \
+                    or not (self._unpacking or workers.eager):
                 workers = None
                 lane = self._here
             else:

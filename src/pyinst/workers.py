@@ -3,7 +3,8 @@
 Unpacking is CPU work (inflate, hash, write) done by Python code that holds the GIL
 between system calls, so threads beyond one mostly queue for it: on a cold install of
 the benchmark's set, threads spent a third of their time handing the GIL over. Big
-wheels are therefore unpacked by worker processes of our own, one per core at most.
+wheels are therefore unpacked by worker processes of our own, one per core at most,
+and once those run, the small wheels too.
 
 A worker is the running interpreter started again in isolated mode (``-I``, so the
 environment's ``PYTHON*`` variables are not read), given this process's ``sys.path``
@@ -38,8 +39,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-#: wheels at least this big go to a worker; smaller ones unpack faster than a round trip
-#: matters, and a call with only small wheels starts no process at all
+#: wheels at least this big start the workers; smaller ones go to them only once they
+#: run: a call with only small wheels starts no process at all
 BIG_WHEEL = 256 * 1024
 
 #: seconds a worker has to start and say hello (it takes about a tenth of one)
@@ -211,6 +212,12 @@ class UnpackWorkers:
             return None
         assert isinstance(value, UnpackedWheel)
         return value
+
+    @property
+    def started(self) -> bool:
+        """Whether worker processes are running (and still taking wheels)."""
+        with self._lock:
+            return bool(self._all) and not self._broken
 
     def _take(self) -> _Worker | None:
         with self._lock:
