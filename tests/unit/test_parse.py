@@ -138,3 +138,50 @@ def test_attribute_forms_and_file_names_are_read_as_html_parser_and_urlsplit_wou
     assert "get" in by_name  # the path's last part, as urlsplit has it; the query is not
     assert by_name["a-1.4.zip"].hashes == {"md5": "ab"}
     assert len(links) == 5  # a link without a path names no file
+
+
+_text = st.text(alphabet=st.sampled_from(list("aZ09-_.%/:#=?&é ")), max_size=12)
+
+
+@given(
+    url=st.builds(lambda host, path, frag: f"https://{host}/{path}{frag}",
+                  st.sampled_from(["i.example", "i.example:8080", "[::1]"]), _text,
+                  st.sampled_from(["", "#sha256=AB", "#md5=cd", "#nothash=1", "#sha256=",
+                                   "#x"])),
+    filename=st.none() | _text,
+    hashes=st.none() | st.dictionaries(st.sampled_from(["sha256", "sha512"]), _text),
+    requires_python=st.none() | _text,
+    yanked=st.none() | _text,
+    metadata_hashes=st.none() | st.dictionaries(st.sampled_from(["sha256"]), _text),
+    origin=_text,
+    size=st.none() | st.integers(0, 1 << 40),
+)
+def test_a_link_from_a_url_is_the_link_its_constructor_makes(
+        url: str, filename: str | None, hashes: dict[str, str] | None,
+        requires_python: str | None, yanked: str | None,
+        metadata_hashes: dict[str, str] | None, origin: str, size: int | None) -> None:
+    # from_url sets the frozen dataclass's fields at once, without its __init__: the
+    # link must be the very one __init__ makes of the same fields (equal, same hash,
+    # same repr), and it must not share the caller's dict of hashes
+    import urllib.parse
+
+    from pyinst.models import Link
+
+    link = Link.from_url(url, filename=filename, hashes=hashes,
+                         requires_python=requires_python, yanked=yanked,
+                         metadata_hashes=metadata_hashes, origin=origin, size=size)
+    base, _, frag = url.partition("#")
+    expected_hashes = dict(hashes or {})
+    name, _, value = frag.partition("=")
+    if name in ("sha256", "md5") and value:
+        expected_hashes.setdefault(name, value.lower())
+    made = Link(url=base, filename=filename or urllib.parse.unquote(
+                    urllib.parse.urlsplit(base).path.rsplit("/", 1)[-1]),
+                hashes=expected_hashes, requires_python=requires_python, yanked=yanked,
+                metadata_hashes=metadata_hashes, origin=origin, size=size)
+    assert link == made and hash(link) == hash(made) and repr(link) == repr(made)
+    assert vars(link) == vars(made)
+    if hashes is not None:
+        assert link.hashes is not hashes
+    with pytest.raises(AttributeError):
+        link.url = "https://elsewhere.example/"  # type: ignore[misc]
