@@ -15,7 +15,8 @@ import tarfile
 import threading
 import time
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -429,3 +430,33 @@ def run_cli(*args: str, env: Mapping[str, str] | None = None, cwd: Path | None =
     full_env.update(env or {})
     return subprocess.run([sys.executable, *launcher, *args], capture_output=True,
                           text=True, env=full_env, cwd=cwd, check=False)
+
+
+@contextmanager
+def https_server(tmp_path: Path, handler: type[BaseHTTPRequestHandler]
+                 ) -> Iterator[tuple[str, Path]]:
+    """A loopback https server answering with ``handler``, under a fresh self-signed
+    certificate for 127.0.0.1: yields its base URL and the certificate (to trust it)."""
+    import shutil
+    import ssl
+
+    import pytest
+
+    if shutil.which("openssl") is None:  # pragma: no cover - every CI machine has it
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_side.load_cert_chain(cert, key)
+    httpd.socket = server_side.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{httpd.server_address[1]}/", cert
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()

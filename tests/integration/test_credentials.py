@@ -17,7 +17,15 @@ from buildsupport import public_wheels
 from pyinst import Config, Installer, Target
 from pyinst.errors import IndexFetchError, UsageError
 
-from helpers import IndexFile, IndexServer, WheelSpec, build_wheel, run_cli, run_in
+from helpers import (
+    IndexFile,
+    IndexServer,
+    WheelSpec,
+    build_wheel,
+    https_server,
+    run_cli,
+    run_in,
+)
 
 SECRET = "s3cr3t-pa55"
 #: keyring's command and what it needs on 3.12 (no SecretStorage: the test backend is
@@ -333,9 +341,6 @@ def test_the_system_roots_load_at_the_first_tls_handshake_and_then_verify_it(
     https connection loads them, and the context is the standard library's default one
     in every other respect."""
     import http.server
-    import shutil
-    import subprocess
-    import threading
 
     import httpx
 
@@ -343,8 +348,6 @@ def test_the_system_roots_load_at_the_first_tls_handshake_and_then_verify_it(
 
     if not sys.platform.startswith("linux"):  # pragma: no cover - the suite runs on Linux
         pytest.skip("OpenSSL's own roots are used on Linux only")
-    if shutil.which("openssl") is None:  # pragma: no cover - every CI machine has it
-        pytest.skip("openssl is needed to make a test certificate")
     reference = ssl.create_default_context()
     lazy = ssl_context(None)
     for setting in ("protocol", "options", "verify_mode", "check_hostname", "verify_flags",
@@ -355,11 +358,6 @@ def test_the_system_roots_load_at_the_first_tls_handshake_and_then_verify_it(
     assert lazy.cert_store_stats()["x509_ca"] == 0  # nothing loaded yet
 
     # a loopback https server whose certificate only the "system" roots trust
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
-
     class Hello(http.server.BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
             pass
@@ -370,14 +368,7 @@ def test_the_system_roots_load_at_the_first_tls_handshake_and_then_verify_it(
             self.end_headers()
             self.wfile.write(b"hello")
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
-    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_side.load_cert_chain(cert, key)
-    httpd.socket = server_side.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"https://127.0.0.1:{httpd.server_address[1]}/"
+    with https_server(tmp_path, Hello) as (url, cert):
         monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # OpenSSL's default roots: ours
         trusting = ssl_context(None)
         with httpx.Client(verify=trusting) as client:
@@ -388,7 +379,3 @@ def test_the_system_roots_load_at_the_first_tls_handshake_and_then_verify_it(
         with httpx.Client(verify=ssl_context(None)) as client, \
                 pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
             client.get(url)  # the machine's real roots do not trust it
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()

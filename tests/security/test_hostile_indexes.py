@@ -10,7 +10,7 @@ import pytest
 import pyinst
 from pyinst import Config, Installer, Target
 
-from helpers import IndexFile, IndexServer, WheelSpec, build_wheel, tree_snapshot
+from helpers import IndexFile, IndexServer, WheelSpec, build_wheel, https_server, tree_snapshot
 
 
 def test_a_sidecar_that_is_not_the_wheels_metadata_is_refused(
@@ -99,17 +99,7 @@ def test_credentials_do_not_follow_a_redirect_to_another_origin(
 def test_a_redirect_from_https_to_http_is_refused(
         index: IndexServer, tmp_path: Path, venv_factory: Callable[[str], Path]) -> None:
     import http.server
-    import shutil
-    import ssl
-    import subprocess
-    import threading
 
-    if shutil.which("openssl") is None:  # pragma: no cover - every CI machine has it
-        pytest.skip("openssl is needed to make a test certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
     plain = index.url  # the same pages over plain http
 
     class Redirect(http.server.BaseHTTPRequestHandler):
@@ -122,14 +112,8 @@ def test_a_redirect_from_https_to_http_is_refused(
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(cert, key)
-    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        secure = f"https://127.0.0.1:{httpd.server_address[1]}/simple/"
+    with https_server(tmp_path, Redirect) as (url, cert):
+        secure = url + "simple/"
         python = venv_factory("3.12")
         with Installer(Config(index_urls=(secure,), ca_bundle=cert, retries=0,
                               cache_dir=tmp_path / "c")) as inst, \
@@ -137,7 +121,3 @@ def test_a_redirect_from_https_to_http_is_refused(
             inst.install(["simple"], Target.from_python(python))
         assert "it leaves https" in str(info.value)
         assert not [p for p in index.requests if p.startswith("/simple/simple")]
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join()
