@@ -78,6 +78,15 @@ def _check_installed(python: Path) -> None:
     assert run_in(python, code).split() == ["1.0", "1.0", _DATA_SHA]
 
 
+def _install(inst: Installer, how: str, target: Target, lock_dir: Path) -> Any:
+    """``bigdata`` into ``target``: resolved ("install"), or from a lock of it made
+    first ("install_lock")."""
+    if how == "install":
+        return inst.install(["bigdata"], target)
+    return inst.install_lock(inst.lock(["bigdata"], target, lock_dir=lock_dir), target,
+                             lock_dir=lock_dir)
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="counts children in /proc")
 def test_a_big_wheel_is_unpacked_by_a_worker_process(
         big_index: IndexServer, tmp_path: Path, venv_factory: Callable[[str], Path],
@@ -119,12 +128,7 @@ def test_the_workers_end_before_the_wheels_are_linked(
     config = Config(index_urls=(big_index.url,), cache_dir=tmp_path / "cache",
                     unpack_processes=2)
     with Installer(config) as inst:
-        target = Target.from_python(python)
-        if how == "install":
-            inst.install(["bigdata"], target)
-        else:
-            inst.install_lock(inst.lock(["bigdata"], target, lock_dir=tmp_path), target,
-                              lock_dir=tmp_path)
+        _install(inst, how, Target.from_python(python), tmp_path)
     assert alive_at_apply == [[]]
     _check_installed(python)
 
@@ -241,12 +245,7 @@ def test_once_workers_run_the_small_wheels_go_to_them_too(
     config = Config(index_urls=(index.url,), cache_dir=tmp_path / "cache",
                     unpack_processes=2)
     with Installer(config) as inst:
-        target = Target.from_python(python)
-        if how == "install":
-            result = inst.install(["bigdata"], target)
-        else:
-            result = inst.install_lock(inst.lock(["bigdata"], target, lock_dir=tmp_path),
-                                       target, lock_dir=tmp_path)
+        result = _install(inst, how, Target.from_python(python), tmp_path)
     assert len(result.installed) == 4
     assert unpacked_here == set()  # all four in the workers
     assert run_in(python, "import small0, small2, bigdata; print('ok')") == "ok"
