@@ -122,7 +122,7 @@ class SourceBuilder:
                                        kind, out, self._settings()))
             if dist_info is None:
                 wheel = self._build(env, package, kind, out)
-                return _metadata_from_wheel(wheel, package)
+                return built_wheel_metadata(wheel, package)
         return (Path(dist_info) / "METADATA").read_bytes()
 
     def wheel(self, tree: Path, target: Target, out_dir: Path, *, package: str,
@@ -250,14 +250,16 @@ class SourceBuilder:
         return run
 
 
-def _metadata_from_wheel(wheel: Path, package: str) -> bytes:
+def built_wheel_metadata(wheel: Path, package: str) -> bytes:
+    """The METADATA of a wheel built for ``package`` (just now, or earlier and cached);
+    `BuildFailed` when it cannot be read."""
     import zipfile
 
     try:
         with zipfile.ZipFile(wheel) as zf:
             return wheel_metadata(zf)
     except zipfile.BadZipFile as exc:
-        raise BuildFailed(f"building '{package}' made a wheel that cannot be read: {exc}",
+        raise BuildFailed(f"the wheel built for '{package}' cannot be read: {exc}",
                           package=package) from exc
 
 

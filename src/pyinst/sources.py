@@ -14,7 +14,6 @@ import os
 import shutil
 import tempfile
 import threading
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,7 +23,6 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from .cache import EntryLock, file_sha256
 from .errors import BuildFailed, InvalidSdist
 from .index.client import url_to_path
-from .metadata import wheel_metadata
 from .sdist import unpack_source_archive
 from .vcs import checkout, is_vcs_url, parse_vcs_url
 
@@ -130,7 +128,9 @@ class Sources:
             return known
         cached = None if editable else self._cached_wheel(link, target, allowed)
         if cached is not None:
-            data = _wheel_metadata(cached, package)
+            from .build import built_wheel_metadata
+
+            data = built_wheel_metadata(cached, package)
         else:
             with self._building(package):
                 tree = self.tree(link, package, editable=editable, allowed=allowed)
@@ -260,15 +260,6 @@ class _Adopt:
 
     def __exit__(self, *exc: object) -> None:
         self._local.chain = self._saved
-
-
-def _wheel_metadata(wheel: Path, package: str) -> bytes:
-    try:
-        with zipfile.ZipFile(wheel) as zf:
-            return wheel_metadata(zf)
-    except zipfile.BadZipFile as exc:
-        raise BuildFailed(f"the built wheel of '{package}' cannot be read: {exc}",
-                          package=package) from exc
 
 
 __all__ = ["Sources", "is_source_link"]

@@ -313,3 +313,39 @@ def test_build_environ_is_what_backends_see_not_the_process_environment(
         inst.install(["tiny"], Target.from_python(python))
     assert "tiny build_wheel" in log.read_text()
     assert run_in(python, "import tiny; print(tiny.VALUE)") == "1.0"
+
+
+def test_a_built_wheel_whose_metadata_cannot_be_read_is_one_line(
+        source_index: IndexServer, tmp_path: Path,
+        venv_factory: Callable[[str], Path]) -> None:
+    # A backend without prepare_metadata_for_build_wheel: the metadata comes from the
+    # wheel it builds, here one whose METADATA is marked encrypted (zipfile's
+    # RuntimeError once escaped as a traceback).
+    from buildsupport import tiny_project
+
+    project = tiny_project(tmp_path / "local", "spoilt", "1.0")
+    backend = project / "tiny_backend.py"
+    backend.write_text(backend.read_text() + '''
+del prepare_metadata_for_build_wheel
+_real_build_wheel = build_wheel
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    name = _real_build_wheel(wheel_directory, config_settings, metadata_directory)
+    path = os.path.join(wheel_directory, name)
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    at = data.index(b".dist-info/METADATA", data.index(b"PK\\x01\\x02"))
+    data[data.rindex(b"PK\\x01\\x02", 0, at) + 8] |= 1  # its "encrypted" flag
+    with open(path, "wb") as f:
+        f.write(bytes(data))
+    return name
+''')
+    python = venv_factory("3.12")
+    before = tree_snapshot(python.parent.parent)
+    proc = _install(source_index, python, tmp_path / "cache", str(project))
+    assert proc.returncode == 1, proc.stderr
+    # (a local project is named by its path until its metadata says its name)
+    assert proc.stderr.strip() == (f"error: the wheel built for '{project}' cannot be read: "
+                                   "the member spoilt-1.0.dist-info/METADATA is encrypted")
+    assert tree_snapshot(python.parent.parent) == before
