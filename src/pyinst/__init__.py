@@ -35,10 +35,12 @@ _EXPORTS = {
     "IndexFetchError": "errors",
     "InstallError": "errors",
     "TargetError": "errors",
+    "CacheError": "errors",
 }
 
 __all__ = [
     "BinaryPolicy",
+    "CacheError",
     "Config",
     "HashMismatch",
     "IndexFetchError",
@@ -71,6 +73,7 @@ if TYPE_CHECKING:
     from .bootstrap import create_venv
     from .config import BinaryPolicy, Config, IndexStrategy, InvalidConfig
     from .errors import (
+        CacheError,
         HashMismatch,
         IndexFetchError,
         InstallError,

@@ -16,7 +16,7 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
 from . import __version__
-from .cache import Cache
+from .cache import Cache, cache_writes
 from .config import Config, LinkMode
 from .errors import InvalidWheel, PyinstError
 from .events import Event, EventSink, ResolveFinished, ResolveStarted, TargetFinished, ignore
@@ -333,7 +333,8 @@ class Installer:
                 else:
                     import tempfile
 
-                    self._tmp_cache = tempfile.mkdtemp(prefix="pyinst-cache-")
+                    with cache_writes(tempfile.gettempdir(), "making a throw-away cache"):
+                        self._tmp_cache = tempfile.mkdtemp(prefix="pyinst-cache-")
                     root = Path(self._tmp_cache)
                 self._cache = Cache(root)
                 self._pool = ThreadPoolExecutor(max_workers=cfg.max_workers,

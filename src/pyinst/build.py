@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar
 
+from .cache import cache_writes
 from .errors import BuildFailed, PyinstError
 from .metadata import wheel_metadata
 
@@ -95,9 +96,10 @@ class SourceBuilder:
     def scratch(self) -> Path:
         with self._lock:
             if self._scratch is None:
-                self._scratch_parent.mkdir(parents=True, exist_ok=True)
-                self._scratch = Path(tempfile.mkdtemp(prefix="build-",
-                                                      dir=self._scratch_parent))
+                with cache_writes(self._scratch_parent, "making a directory to build in"):
+                    self._scratch_parent.mkdir(parents=True, exist_ok=True)
+                    self._scratch = Path(tempfile.mkdtemp(prefix="build-",
+                                                          dir=self._scratch_parent))
             return self._scratch
 
     def close(self) -> None:

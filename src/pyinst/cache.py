@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from collections.abc import Iterator
@@ -9,7 +10,48 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
+from .errors import CacheError
 from .models import Link
+
+#: what a filesystem answers when it will not keep what it is given (or cannot give it
+#: back), whatever the data: with what to do about it
+_REFUSALS = {
+    errno.ENOSPC: "free some space there",
+    errno.EDQUOT: "free some space there",
+    errno.EFBIG: "a file there would be bigger than that filesystem or your limits allow",
+    errno.EROFS: "it is read-only",
+    errno.EACCES: "it is not writable for you",
+    errno.EPERM: "it is not writable for you",
+    errno.EIO: "check that disk",
+}
+#: a file where the cache needs a directory (inside an unpacked wheel, the same answers
+#: are the wheel's own doing: a member where another member's directory goes)
+_IN_THE_WAY = {errno.ENOTDIR: "a file stands where the cache needs a directory",
+               errno.EEXIST: "a file stands where the cache needs a directory"}
+
+
+def refused_by_storage(exc: OSError) -> bool:
+    """Whether ``exc`` is the filesystem refusing (full, read-only, ...) whatever the
+    data was."""
+    return exc.errno in _REFUSALS
+
+
+@contextmanager
+def cache_writes(root: Path | str, doing: str, package: str | None = None) -> Iterator[None]:
+    """Inside the block, the cache's filesystem refusing (see `refused_by_storage`), or
+    a file in the cache's way, becomes one `CacheError` that says where and while
+    ``doing`` what; other errors pass as they are (a network error raised inside is
+    not the cache's)."""
+    try:
+        yield
+    except OSError as exc:
+        advice = _REFUSALS.get(exc.errno or 0) or _IN_THE_WAY.get(exc.errno or 0)
+        if advice is None:
+            raise
+        what = f"{exc.filename}: " if exc.filename else ""
+        raise CacheError(f"cannot use the cache at {root} while {doing}: {what}"
+                         f"{exc.strerror or exc} ({advice}; or pass --cache-dir DIR); "
+                         "nothing was installed", package=package) from exc
 
 
 def file_sha256(path: Path) -> str:

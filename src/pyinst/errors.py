@@ -56,6 +56,12 @@ class TargetError(PyinstError):
     """The target interpreter or directory cannot be used."""
 
 
+class CacheError(PyinstError):
+    """The cache's filesystem refused a write or a read: it is full, over a quota,
+    read-only or not ours to write, or a file stands where a directory must. Nothing
+    was installed."""
+
+
 class IndexFetchError(PyinstError):
     """An index page or file could not be fetched (network error, HTTP error status)."""
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Callable
 
-from .cache import Cache
+from .cache import Cache, cache_writes
 from .errors import HashMismatch, IndexFetchError
 from .events import DownloadFinished, DownloadProgress, EventSink, ignore
 from .index.client import IndexClient, url_to_path
@@ -88,7 +88,8 @@ class Fetcher:
             return cached
         # One downloader per entry, across threads and processes; the others wait and
         # then find the published file.
-        with self._cache.entry_lock(dest):
+        with cache_writes(self._cache.root, f"saving the download of '{package}'", package), \
+                self._cache.entry_lock(dest):
             cached = self._cache.lookup(dest)
             if cached is not None:
                 if self._verify_cached(cached, link, package, allowed):
@@ -173,13 +174,16 @@ class Fetcher:
                 got = {n: hashlib.new(n, exc.body).hexdigest() for n in link.hashes
                        if n in hashlib.algorithms_available}
                 check_hashes(package, link.url, got, link.hashes, {})
-                with self._cache.entry_lock(self._cache.wheel_path(link)), \
+                with cache_writes(self._cache.root, f"saving the download of '{package}'",
+                                  package), \
+                        self._cache.entry_lock(self._cache.wheel_path(link)), \
                         self._cache.publish(self._cache.wheel_path(link)) as fh:
                     fh.write(exc.body)
             return None
         except (zipfile.BadZipFile, IndexFetchError, ValueError):
             return None
-        with self._cache.publish(dest) as fh:
+        with cache_writes(self._cache.root, f"saving the metadata of '{package}'", package), \
+                self._cache.publish(dest) as fh:
             fh.write(data)
         return data
 
@@ -207,7 +211,8 @@ class Fetcher:
                 return data
         if link.is_file:
             return self._fetch_metadata(link, package)
-        with self._cache.entry_lock(dest):
+        with cache_writes(self._cache.root, f"saving the metadata of '{package}'", package), \
+                self._cache.entry_lock(dest):
             cached = self._cache.lookup(dest)
             if cached is not None:
                 data = cached.read_bytes()

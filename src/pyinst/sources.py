@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from .cache import EntryLock, file_sha256
+from .cache import EntryLock, cache_writes, file_sha256
 from .errors import BuildFailed, InvalidSdist
 from .index.client import url_to_path
 from .sdist import unpack_source_archive
@@ -151,7 +151,11 @@ class Sources:
             out = Path(tempfile.mkdtemp(prefix="wheel-", dir=self.builder.scratch()))
             built = self.builder.wheel(tree, target, out, package=package, editable=editable)
         key = None if editable else self._cache_key(link, allowed)
-        return self._store(key, built) if key is not None else built
+        if key is None:
+            return built
+        with cache_writes(self._cache_root, f"keeping the wheel built for '{package}'",
+                          package):
+            return self._store(key, built)
 
     def _building(self, package: str) -> _Chain:
         return _Chain(self._local, package)

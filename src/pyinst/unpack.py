@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, cast
 
-from .cache import EntryLock, file_sha256
+from .cache import EntryLock, cache_writes, file_sha256, refused_by_storage
 from .errors import InvalidWheel
 from .metadata import header_fields, names_itself
 from .models import Pin
@@ -449,7 +449,14 @@ def unpack(pin: Pin, wheel: Path, cache_root: Path) -> UnpackedWheel:
     ready = read_manifest(entry)
     if ready is not None:
         return ready
-    entry.parent.mkdir(parents=True, exist_ok=True)
+    with cache_writes(cache_root, f"unpacking '{pin.name}' {pin.version}", pin.name):
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        return _unpack_once(pin, wheel, key, entry)
+
+
+def _unpack_once(pin: Pin, wheel: Path, key: str, entry: Path) -> UnpackedWheel:
+    """Unpack into a fresh directory beside ``entry`` and publish it there, unless
+    another thread or process got there first."""
     with EntryLock(entry.parent / f".{key}.lock"):
         ready = read_manifest(entry)
         if ready is not None:
@@ -500,6 +507,8 @@ def _unpack_into(pin: Pin, wheel: Path, root: Path) -> UnpackedWheel:
         raise InvalidWheel(f"invalid wheel {label}: not a valid zip file ({exc})",
                            package=pin.name, path=str(wheel)) from exc
     except (ValueError, KeyError, OSError, csv.Error) as exc:
+        if isinstance(exc, OSError) and refused_by_storage(exc):
+            raise  # the cache's disk, not the wheel (a full disk, say): `unpack` says so
         detail = str(exc).strip() or type(exc).__name__
         raise InvalidWheel(f"invalid wheel {label}: {detail}", package=pin.name,
                            path=str(wheel)) from exc

@@ -168,6 +168,10 @@ def test_record_lies(case: str, says: str, tmp_path: Path,
     ("unknown .data scheme", "not in a valid .data subdirectory"),
     ("a .data scheme as a file", "not in a valid .data subdirectory"),
     ("no Wheel-Version", "unsupported Wheel-Version"),
+    # the filesystem's answers to these (EEXIST, EISDIR, ENOTDIR) are the wheel's doing,
+    # not a cache that cannot be written
+    ("a file, then a directory of that name", "invalid wheel 'evil' 1.0"),
+    ("a directory, then a file of that name", "invalid wheel 'evil' 1.0"),
 ])
 def test_structure(case: str, says: str, tmp_path: Path,
                    attempt: Callable[[Path], Exception]) -> None:
@@ -219,6 +223,10 @@ def test_structure(case: str, says: str, tmp_path: Path,
         wheel = craft(out, [OK, (f"{NAME}-{VERSION}.data/elsewhere/x.py", b"pwned\n")])
     elif case == "a .data scheme as a file":
         wheel = craft(out, [OK, (f"{NAME}-{VERSION}.data/purelib", b"pwned\n")])
+    elif case == "a file, then a directory of that name":
+        wheel = craft(out, [OK, (f"{NAME}/x", b"a file\n"), (f"{NAME}/x/y.py", b"Y = 1\n")])
+    elif case == "a directory, then a file of that name":
+        wheel = craft(out, [OK, (f"{NAME}/x/y.py", b"Y = 1\n"), (f"{NAME}/x", b"a file\n")])
     elif case == "no Wheel-Version":
         wheel = craft(out, [OK], wheel="Generator: hostile\nRoot-Is-Purelib: true\n")
     elif case == "metadata names another":

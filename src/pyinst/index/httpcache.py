@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..cache import Cache
+from ..cache import Cache, cache_writes
 
 HEURISTIC_CAP = 600.0
 
@@ -139,7 +139,8 @@ class PageCache:
     def store(self, page: StoredPage, body: bytes, accept: str) -> PageStamp:
         """Store a page; returns the stamp of the file written."""
         path = self._path(page.url, accept)
-        with self._cache.publish(path) as fh:
+        with cache_writes(self._cache.root, f"saving the index page {page.url}"), \
+                self._cache.publish(path) as fh:
             fh.write(json.dumps(asdict(page)).encode() + b"\n" + body)
             fh.flush()
             st = os.fstat(fh.fileno())  # the rename keeps size and modification time
