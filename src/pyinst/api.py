@@ -1009,8 +1009,14 @@ class Installer:
                     tmp = target_path.with_name(f".{target_path.name}.part")
                     import shutil
 
-                    shutil.copyfile(path, tmp)
-                    os.replace(tmp, target_path)
+                    try:
+                        shutil.copyfile(path, tmp)
+                        os.replace(tmp, target_path)
+                    except OSError as exc:  # a full disk, say: no half file left
+                        tmp.unlink(missing_ok=True)
+                        raise PyinstError(f"cannot save '{pin.name}' {pin.version} into "
+                                          f"{dest}: {exc.strerror or exc}",
+                                          package=pin.name) from exc
                 saved.append(target_path)
         return saved
 

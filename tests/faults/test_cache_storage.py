@@ -129,3 +129,19 @@ def test_the_library_raises_cache_error_and_changes_nothing(
         inst.install(["app"], Target.from_python(venv))
     assert tree_snapshot(venv) == before
 
+
+def test_download_into_a_directory_that_cannot_hold_the_file_is_one_line(
+        storage_index: IndexServer, tmp_path: Path, venv_factory: Callable[[str], Path]
+        ) -> None:
+    venv = venv_factory("3.12")
+    cache = tmp_path / "cache"
+    args = ("-p", str(venv), "-i", storage_index.url, "--cache-dir", str(cache),
+            "bigdownload")
+    first = run_cli("download", "-d", str(tmp_path / "fits"), *args)
+    assert first.returncode == 0, first.stderr  # now in the cache: only the copy is big
+    out = tmp_path / "out"
+    proc = run_cli("download", "-d", str(out), *args, launcher=("-c", _LIMITED))
+    assert proc.returncode == 1
+    line = _one_line(proc.stderr)
+    assert line == f"error: cannot save 'bigdownload' 1.0 into {out}: File too large", line
+    assert sorted(p.name for p in out.iterdir()) == []  # no half-copied file
