@@ -100,14 +100,23 @@ class Transaction:
                     {"journal": 1, "roots": list(self._roots)}) + "\n").encode())
             os.write(self._journal_fd, line)
 
-    def _close_journal(self) -> None:
+    def _close_journal(self, *, best_effort: bool = False) -> None:
+        """Close and remove the on-disk journal, if one was written: a journal that
+        could not even be made (a read-only target) has nothing to remove, and asking
+        to remove it would fail there too."""
         with self._lock:
             fd, self._journal_fd = self._journal_fd, None
-        if fd is not None:
-            os.close(fd)
+        if fd is None:
+            return
+        os.close(fd)
         if self._journal is not None and self._parent is None:
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 os.unlink(self._journal)
+            except FileNotFoundError:
+                pass
+            except OSError:
+                if not best_effort:
+                    raise
 
     def _backup_dir(self) -> str:
         if self._parent is not None:
@@ -322,7 +331,7 @@ class Transaction:
             except OSError:
                 shutil.copy2(backup, orig, follow_symlinks=False)
         self._drop_backup()
-        self._close_journal()
+        self._close_journal(best_effort=True)
 
     def commit(self) -> None:
         if self._done:

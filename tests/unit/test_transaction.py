@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from pyinst.transaction import Transaction, new_journal_path, recover
 
 
@@ -88,3 +90,22 @@ def test_a_directory_there_that_leads_outside_the_target_is_refused(tmp_path: Pa
         tx.rollback()
         assert _tree(site) == before
         assert list(outside.iterdir()) == []
+
+
+def test_a_journal_that_could_not_be_made_does_not_stop_the_rollback(tmp_path: Path) -> None:
+    # on a read-only target the journal's first line is the first write, and fails; the
+    # rollback then has nothing to remove (asking the filesystem to would fail too: a
+    # traceback after "the target was restored", before). A file where the journal's
+    # directory goes stands in for the read-only filesystem here.
+    site = _site(tmp_path)
+    before = _tree(site)
+    root = str(site)
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_bytes(b"")
+    tx = Transaction(root, roots=(root,), journal=str(blocker / "journal.jsonl"))
+    tx.know_existing([root])
+    with pytest.raises(OSError):  # the journal could not be written, so nothing is
+        tx.prepare_write(f"{root}/new.py")
+    tx.rollback()
+    assert _tree(site) == before
+    assert blocker.read_bytes() == b""
