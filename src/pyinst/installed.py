@@ -113,6 +113,15 @@ def remove_distribution(dist: InstalledDistribution, target: Target, tx: Transac
             raise UninstallError(
                 f"cannot uninstall '{dist.name}': its RECORD lists {p}, outside the target",
                 package=dist.name)
+    try:
+        _move_out(dist, paths, target, tx, roots)
+    except OSError as exc:  # a read-only target, a full disk (the backup is a copy then)
+        raise UninstallError(f"removing '{dist.name}' {dist.version} failed: {exc}; the "
+                             "target was restored", package=dist.name) from exc
+
+
+def _move_out(dist: InstalledDistribution, paths: list[Path], target: Target,
+              tx: Transaction, roots: list[Path]) -> None:
     dirs: set[Path] = set()
     for p in _with_bytecode(paths):
         if p.is_file() or p.is_symlink():

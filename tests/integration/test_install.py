@@ -303,6 +303,33 @@ def test_uninstall_refuses_a_record_pointing_outside_the_target(
     assert tree_snapshot(python.parent.parent) == before
 
 
+def test_a_distribution_that_cannot_be_moved_aside_is_one_error_and_is_kept(
+    index: IndexServer, venv_factory: Callable[[str], Path], tmp_path: Path
+) -> None:
+    # on a read-only target moving the old files aside fails (an OSError out of an
+    # uninstall, or of an upgrade's removal, before: a traceback); a journal that cannot
+    # be written stands in for the read-only filesystem here
+    from pyinst.installed import installed_distributions, remove_distribution
+    from pyinst.transaction import Transaction
+
+    python = venv_factory("3.13")
+    target = Target.from_python(python)
+    with Installer(config_for(index)) as inst:
+        inst.install(["simple==1.0"], target)
+    before = tree_snapshot(python.parent.parent)
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    site = str(site_packages(python))
+    tx = Transaction(site, roots=tuple(target.scheme.values()),
+                     journal=str(blocker / "journal.jsonl"))
+    with pytest.raises(pyinst.PyinstError, match=r"^removing 'simple' 1\.0 failed: .*; "
+                                                 "the target was restored$"):
+        remove_distribution(installed_distributions(target)["simple"], target, tx)
+    tx.rollback()
+    assert tree_snapshot(python.parent.parent) == before
+    run_in(python, "import simple")
+
+
 @pytest.mark.parametrize("mode", ["hardlink", "copy", "symlink"])
 def test_link_modes_from_the_unpacked_cache(index: IndexServer, venv_factory: Callable[[str], Path],
                                             tmp_path: Path, mode: str) -> None:
