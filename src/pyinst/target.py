@@ -208,7 +208,9 @@ def remembered_probe(python: Path, *, prefix: str | None = None,
 
 
 def _resolve_python(python: str | os.PathLike[str]) -> Path:
-    path = Path(python)
+    # absolute (symbolic links kept: a venv is known by the path of its link): a bare
+    # relative name would be looked up on PATH when run, not beside the caller
+    path = Path(os.path.abspath(os.fspath(python)))
     if path.is_dir():
         for candidate in (path / "bin" / "python", path / "Scripts" / "python.exe"):
             if candidate.exists():

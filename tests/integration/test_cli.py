@@ -12,7 +12,7 @@ from typing import Callable
 
 import pytest
 
-from helpers import IndexServer, find_python, run_cli, tree_snapshot
+from helpers import IndexServer, find_python, run_cli, run_in, tree_snapshot
 
 
 def _closed_port() -> int:
@@ -134,6 +134,18 @@ def test_a_path_to_nothing_is_named_before_any_work(index: IndexServer, venv: Pa
     proc = run_cli("install", "-p", str(venv), "--no-cache", "-e", str(tmp_path / "nope"))
     assert proc.returncode == 2 and "there is no such file or directory" in proc.stderr
     assert tree_snapshot(venv.parent.parent) == before
+
+
+def test_a_relative_path_to_the_interpreter_is_that_file_not_one_on_path(
+        index: IndexServer, venv: Path, tmp_path: Path) -> None:
+    # "./python" in a venv's bin directory is that venv's interpreter; it used to reach
+    # the subprocess as "python", which runs whichever one PATH finds (here: none)
+    nothing = tmp_path / "nothing-on-path"
+    nothing.mkdir()
+    proc = run_cli("install", "-p", "./python", "-i", index.url, "--no-cache", "simple==1.0",
+                   cwd=venv.parent, env={"PATH": str(nothing)})
+    assert proc.returncode == 0, proc.stderr
+    assert run_in(venv, "import simple; print(simple.VERSION)") == "1.0"
 
 
 def test_report_destination_is_checked_before_installing(index: IndexServer, venv: Path,
