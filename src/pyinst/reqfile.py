@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import shlex
@@ -21,6 +22,27 @@ ALLOWED_HASHES = ("sha256", "sha384", "sha512")
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
 _ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar")
+#: byte-order marks a text file may start with, and the codec each means (Windows tools
+#: write UTF-16 with a mark: PowerShell's ``pip freeze > requirements.txt``); UTF-32's
+#: marks first, as its little-endian one begins with UTF-16's
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+         (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def read_text(path: Path) -> str:
+    """A requirements file's (or script's) text: UTF-8, or what a byte-order mark at its
+    start says, as pip reads them. Not text: `UnicodeDecodeError`."""
+    data = path.read_bytes()
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            return data.decode(codec)
+    return data.decode("utf-8")
+
+
+def _not_text(exc: UnicodeDecodeError) -> str:
+    return (f"it is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+            f"{exc.start}); save it as UTF-8")
 
 
 @dataclass
@@ -188,7 +210,7 @@ def parse_requirements_file(
     env: Mapping[str, str] = {},
     constraint: bool = False,
     into: RequirementSet | None = None,
-    read: Callable[[Path], str] = lambda p: p.read_text(encoding="utf-8"),
+    read: Callable[[Path], str] = read_text,
     _seen: set[Path] | None = None,
 ) -> RequirementSet:
     """Parse a requirements (or constraints) file, following nested ``-r``/``-c``.
@@ -212,6 +234,9 @@ def parse_requirements_file(
         text = read(file)
     except OSError as exc:
         raise InvalidRequirement(f"cannot read requirements file: {exc.strerror}",
+                                 source=str(file)) from None
+    except UnicodeDecodeError as exc:
+        raise InvalidRequirement(f"cannot read requirements file: {_not_text(exc)}",
                                  source=str(file)) from None
     base = file.parent
     src = str(file)
@@ -349,10 +374,13 @@ _SCRIPT_BLOCK = re.compile(
 def script_metadata(path: Path) -> tuple[list[str], str | None]:
     """A script's PEP 723 ``dependencies`` and ``requires-python``."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except OSError as exc:
         raise InvalidRequirement(f"cannot read script: {exc.strerror}", source=str(path)) \
             from None
+    except UnicodeDecodeError as exc:
+        raise InvalidRequirement(f"cannot read script: {_not_text(exc)}",
+                                 source=str(path)) from None
     blocks = [m for m in _SCRIPT_BLOCK.finditer(text) if m.group("type") == "script"]
     if len(blocks) > 1:
         raise InvalidRequirement("more than one '# /// script' block", source=str(path))

@@ -100,3 +100,30 @@ def test_paths_and_urls_to_wheels(tmp_path: Path) -> None:
                     "./no-such-project"):
         with pytest.raises(InvalidRequirement, match="no such file or directory"):
             parse_requirement(missing, base_dir=tmp_path)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-be",
+                                      "utf-32"])
+def test_a_file_with_a_byte_order_mark_reads_as_its_mark_says(tmp_path: Path,
+                                                              encoding: str) -> None:
+    # PowerShell's `pip freeze > requirements.txt` writes UTF-16 with a mark; pip reads it
+    text = "lib==1.0  # beyond ASCII: café\r\n-r more.txt\r\nn @ https://x.example/n-1.0-py3-none-any.whl\r\n"
+    data = text.encode(encoding)
+    if encoding == "utf-16-be":
+        data = "\ufeff".encode("utf-16-be") + data  # the codec writes no mark itself
+    (tmp_path / "reqs.txt").write_bytes(data)
+    (tmp_path / "more.txt").write_bytes("other>=2\n".encode("utf-16"))  # marked
+    rs = parse_requirements_file(tmp_path / "reqs.txt")
+    assert [str(r.requirement) for r in rs.requirements] == [
+        "lib==1.0", "other>=2", "n @ https://x.example/n-1.0-py3-none-any.whl"]
+
+
+@pytest.mark.parametrize("name", ["reqs.txt", "script.py"])
+def test_a_file_that_is_not_text_is_one_error(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"lib\n\xc5\x80\xff rest\n")
+    what = "script" if name.endswith(".py") else "requirements file"
+    with pytest.raises(InvalidRequirement) as info:
+        parse_requirements_file(path)
+    assert str(info.value) == (f"{path}: cannot read {what}: it is not UTF-8 text (byte "
+                               "0xff at offset 6); save it as UTF-8")
