@@ -21,6 +21,7 @@ _MAX_NESTING = 32
 ALLOWED_HASHES = ("sha256", "sha384", "sha512")
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _ENV_VAR = re.compile(r"\$\{([A-Z0-9_]+)\}")
+_REMOTE = re.compile(r"(?i)https?://")
 _ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar")
 #: byte-order marks a text file may start with, and the codec each means (Windows tools
 #: write UTF-16 with a mark: PowerShell's ``pip freeze > requirements.txt``); UTF-32's
@@ -38,6 +39,11 @@ def read_text(path: Path) -> str:
         if data.startswith(bom):
             return data.decode(codec)
     return data.decode("utf-8")
+
+
+def _not_remote(url: str) -> str:
+    return (f"{url}: requirements files are read from disk only, not from URLs; download "
+            "it, then give its path")
 
 
 def _not_text(exc: UnicodeDecodeError) -> str:
@@ -216,6 +222,8 @@ def parse_requirements_file(
     """Parse a requirements (or constraints) file, following nested ``-r``/``-c``.
     A ``.py`` file gives its PEP 723 inline script dependencies."""
     result = into if into is not None else RequirementSet()
+    if _REMOTE.match(os.fspath(path)):  # as a Path it would be mangled ("http:/h/r.txt")
+        raise InvalidRequirement(_not_remote(os.fspath(path)))
     file = Path(path)
     if file.suffix == ".py":
         (result.constraints if constraint else result.requirements).extend(
@@ -295,6 +303,8 @@ def _parse_option_line(line: str, result: RequirementSet, *, base: Path,
                 val = tokens[i]
             kind = _OPTS_WITH_VALUE[opt]
             if kind in ("requirement", "constraint"):
+                if _REMOTE.match(val):
+                    raise InvalidRequirement(_not_remote(val), source=src, line=lineno)
                 parse_requirements_file(base / val, env=env, constraint=kind == "constraint",
                                         into=result, read=read, _seen=seen)
             elif kind == "index_url":

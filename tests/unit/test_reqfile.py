@@ -127,3 +127,17 @@ def test_a_file_that_is_not_text_is_one_error(tmp_path: Path, name: str) -> None
         parse_requirements_file(path)
     assert str(info.value) == (f"{path}: cannot read {what}: it is not UTF-8 text (byte "
                                "0xff at offset 6); save it as UTF-8")
+
+
+def test_a_requirements_file_at_a_url_is_refused_by_name(tmp_path: Path) -> None:
+    # not read from disk as "https:/host/r.txt" (what a path made of it says)
+    url = "https://example.org/reqs/r.txt"
+    with pytest.raises(InvalidRequirement) as info:
+        parse_requirements_file(url)
+    assert str(info.value) == (f"{url}: requirements files are read from disk only, not "
+                               "from URLs; download it, then give its path")
+    (tmp_path / "reqs.txt").write_text(f"lib\n-c {url}\n")
+    with pytest.raises(InvalidRequirement) as info:
+        parse_requirements_file(tmp_path / "reqs.txt")
+    assert str(info.value).startswith(f"{tmp_path / 'reqs.txt'}:2: {url}: requirements files "
+                                      "are read from disk only")
