@@ -820,6 +820,13 @@ class Installer:
                 f"interpreter ({looked}) and none in the cache ({exc}); run without "
                 "--offline to fetch one", package="pip") from exc
 
+    def read_url(self, url: str) -> bytes:
+        """The body at an http(s) ``url`` (a requirements file, say), fetched as index
+        pages are: with the configured credentials, proxy, certificates, timeout and
+        retries, and not at all offline. Not cached."""
+        with self._call() as session:
+            return session.client.read_bytes(url)
+
     def lock(
         self,
         requirements: Iterable[RequirementLike],

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import codecs
 import os
+import posixpath
 import re
 import shlex
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,19 +33,28 @@ _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
          (codecs.BOM_UTF16_BE, "utf-16"))
 
 
-def read_text(path: Path) -> str:
+def decode_text(data: bytes) -> str:
     """A requirements file's (or script's) text: UTF-8, or what a byte-order mark at its
     start says, as pip reads them. Not text: `UnicodeDecodeError`."""
-    data = path.read_bytes()
     for bom, codec in _BOMS:
         if data.startswith(bom):
             return data.decode(codec)
     return data.decode("utf-8")
 
 
-def _not_remote(url: str) -> str:
-    return (f"{url}: requirements files are read from disk only, not from URLs; download "
-            "it, then give its path")
+def read_text(path: Path) -> str:
+    """`decode_text` of a file."""
+    return decode_text(path.read_bytes())
+
+
+def is_url(name: str) -> bool:
+    """Whether a file argument is an http(s) URL (which a `Path` would mangle)."""
+    return _REMOTE.match(name) is not None
+
+
+def not_from_url(url: str, what: str = "requirements files are read") -> str:
+    """The message refusing a file argument given as a URL where only files on disk do."""
+    return f"{url}: {what} from disk only here, not from URLs; download it, then give its path"
 
 
 def _not_text(exc: UnicodeDecodeError) -> str:
@@ -217,45 +228,63 @@ def parse_requirements_file(
     constraint: bool = False,
     into: RequirementSet | None = None,
     read: Callable[[Path], str] = read_text,
-    _seen: set[Path] | None = None,
+    fetch: Callable[[str], bytes] | None = None,
+    _seen: set[Path | str] | None = None,
 ) -> RequirementSet:
     """Parse a requirements (or constraints) file, following nested ``-r``/``-c``.
-    A ``.py`` file gives its PEP 723 inline script dependencies."""
+    A ``.py`` file gives its PEP 723 inline script dependencies.
+
+    ``fetch`` reads an http(s) URL (for a file given as one, and what it includes by a
+    relative name, which is relative to its URL); without it, a URL is refused. The
+    relative paths of projects and links in a file from a URL are relative to the
+    current directory."""
     result = into if into is not None else RequirementSet()
-    if _REMOTE.match(os.fspath(path)):  # as a Path it would be mangled ("http:/h/r.txt")
-        raise InvalidRequirement(_not_remote(os.fspath(path)))
-    file = Path(path)
-    if file.suffix == ".py":
-        (result.constraints if constraint else result.requirements).extend(
-            script_requirements(file))
-        return result
+    name = os.fspath(path)
+    remote = is_url(name)
+    if remote and fetch is None:  # as a Path it would be mangled ("http:/h/r.txt")
+        raise InvalidRequirement(not_from_url(name))
+    file = Path(path) if not remote else None
+    is_script = (file.suffix if file is not None else
+                 posixpath.splitext(urllib.parse.urlsplit(name).path)[1]) == ".py"
     seen = _seen if _seen is not None else set()
-    key = file.resolve()
+    key: Path | str = file.resolve() if file is not None else name
     if key in seen:
         raise InvalidRequirement("requirements files include each other in a loop",
-                                 source=str(file))
+                                 source=name)
     seen = seen | {key}
     if len(seen) > _MAX_NESTING:  # e.g. "-r sub/r.txt" through a symlink loop
         raise InvalidRequirement(f"requirements files nested more than {_MAX_NESTING} "
-                                 "deep", source=str(file))
+                                 "deep", source=name)
+    what = "script" if is_script else "requirements file"
     try:
-        text = read(file)
+        if file is not None:
+            text = read(file) if not is_script else read_text(file)
+        else:
+            assert fetch is not None
+            text = decode_text(fetch(name))
     except OSError as exc:
-        raise InvalidRequirement(f"cannot read requirements file: {exc.strerror}",
-                                 source=str(file)) from None
+        raise InvalidRequirement(f"cannot read {what}: {exc.strerror}", source=name) \
+            from None
     except UnicodeDecodeError as exc:
-        raise InvalidRequirement(f"cannot read requirements file: {_not_text(exc)}",
-                                 source=str(file)) from None
-    base = file.parent
-    src = str(file)
+        raise InvalidRequirement(f"cannot read {what}: {_not_text(exc)}", source=name) \
+            from None
+    base = file.parent if file is not None else Path.cwd()
+    if is_script:
+        deps, _ = _script_metadata_text(text, name)
+        (result.constraints if constraint else result.requirements).extend(
+            UserRequirement(parse_requirement(d, base_dir=base, source=name), source=name)
+            for d in deps)
+        return result
+    src = name
     for n, (lineno, line) in enumerate(_logical_lines(text)):
         if n == 0 and line.startswith("lock-version"):
             raise InvalidRequirement("this looks like a PEP 751 lock; lock files must be "
                                      "named pylock.toml or pylock.NAME.toml", source=src)
         line = _ENV_VAR.sub(lambda m: env.get(m.group(1), m.group(0)), line)
         if line.startswith("-"):
-            _parse_option_line(line, result, base=base, env=env, src=src, lineno=lineno,
-                               read=read, seen=seen)
+            _parse_option_line(line, result, base=base, base_url=name if remote else None,
+                               env=env, src=src, lineno=lineno, read=read, fetch=fetch,
+                               seen=seen)
             continue
         req_text, hashes = _split_hashes(line, src=src, lineno=lineno)
         req = parse_requirement(req_text, base_dir=base, source=src, line=lineno)
@@ -283,8 +312,9 @@ def _split_hashes(line: str, *, src: str, lineno: int) -> tuple[str, dict[str, l
 
 
 def _parse_option_line(line: str, result: RequirementSet, *, base: Path,
-                       env: Mapping[str, str], src: str, lineno: int,
-                       read: Callable[[Path], str], seen: set[Path]) -> None:
+                       base_url: str | None, env: Mapping[str, str], src: str, lineno: int,
+                       read: Callable[[Path], str], fetch: Callable[[str], bytes] | None,
+                       seen: set[Path | str]) -> None:
     try:
         tokens = shlex.split(line)
     except ValueError as exc:
@@ -303,10 +333,17 @@ def _parse_option_line(line: str, result: RequirementSet, *, base: Path,
                 val = tokens[i]
             kind = _OPTS_WITH_VALUE[opt]
             if kind in ("requirement", "constraint"):
+                nested: str | Path
                 if _REMOTE.match(val):
-                    raise InvalidRequirement(_not_remote(val), source=src, line=lineno)
-                parse_requirements_file(base / val, env=env, constraint=kind == "constraint",
-                                        into=result, read=read, _seen=seen)
+                    nested = val
+                elif base_url is not None:
+                    nested = urllib.parse.urljoin(base_url, val)
+                else:
+                    nested = base / val
+                if isinstance(nested, str) and fetch is None:
+                    raise InvalidRequirement(not_from_url(val), source=src, line=lineno)
+                parse_requirements_file(nested, env=env, constraint=kind == "constraint",
+                                        into=result, read=read, fetch=fetch, _seen=seen)
             elif kind == "index_url":
                 result.index_url = val
             elif kind == "extra_index_url":
@@ -391,9 +428,13 @@ def script_metadata(path: Path) -> tuple[list[str], str | None]:
     except UnicodeDecodeError as exc:
         raise InvalidRequirement(f"cannot read script: {_not_text(exc)}",
                                  source=str(path)) from None
+    return _script_metadata_text(text, str(path))
+
+
+def _script_metadata_text(text: str, source: str) -> tuple[list[str], str | None]:
     blocks = [m for m in _SCRIPT_BLOCK.finditer(text) if m.group("type") == "script"]
     if len(blocks) > 1:
-        raise InvalidRequirement("more than one '# /// script' block", source=str(path))
+        raise InvalidRequirement("more than one '# /// script' block", source=source)
     if not blocks:
         return [], None
     content = "".join(line[2:] if line.startswith("# ") else line[1:]
@@ -403,17 +444,11 @@ def script_metadata(path: Path) -> tuple[list[str], str | None]:
         data = toml.loads(content)
     except ValueError as exc:
         raise InvalidRequirement(f"the '# /// script' block is not valid TOML: {exc}",
-                                 source=str(path)) from None
+                                 source=source) from None
     deps = data.get("dependencies", [])
     rp = data.get("requires-python")
     if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
-        raise InvalidRequirement("'dependencies' must be a list of strings", source=str(path))
+        raise InvalidRequirement("'dependencies' must be a list of strings", source=source)
     if rp is not None and not isinstance(rp, str):
-        raise InvalidRequirement("'requires-python' must be a string", source=str(path))
+        raise InvalidRequirement("'requires-python' must be a string", source=source)
     return list(deps), rp
-
-
-def script_requirements(path: Path) -> list[UserRequirement]:
-    deps, _ = script_metadata(path)
-    return [UserRequirement(parse_requirement(d, base_dir=path.parent, source=str(path)),
-                            source=str(path)) for d in deps]

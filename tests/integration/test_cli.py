@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Callable
 
@@ -398,3 +399,61 @@ def test_the_command_line_tunes_malloc_and_the_collector_and_the_library_leaves_
     else:
         assert arenas > 2
         assert young_after == young_before
+
+
+@pytest.fixture
+def file_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A plain loopback HTTP server of a directory: yields its base URL and the directory."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    root = tmp_path / "served"
+    root.mkdir()
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0),
+                                 functools.partial(Quiet, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", root
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_requirements_file_at_a_url_is_read_with_what_it_includes(
+        index: IndexServer, venv: Path, tmp_path: Path,
+        file_server: tuple[str, Path]) -> None:
+    base, root = file_server
+    (root / "reqs").mkdir()
+    # the index comes from the file itself, as from a local one
+    (root / "reqs" / "r.txt").write_text(f"--index-url {index.url}\napp\n-r more.txt\n"
+                                         "-c ../cons.txt\n")
+    (root / "reqs" / "more.txt").write_bytes("simple\n".encode("utf-16"))
+    (root / "cons.txt").write_text("simple<2\n")
+    proc = run_cli("install", "-p", str(venv), "--no-cache", "-r", f"{base}/reqs/r.txt")
+    assert proc.returncode == 0, proc.stderr
+    assert run_in(venv, "import app, lib, simple; print(simple.VERSION)") == "1.0"
+    lock = tmp_path / "pylock.toml"
+    proc = run_cli("lock", "-p", str(venv), "--no-cache", "-r", f"{base}/reqs/r.txt",
+                   "-o", str(lock))
+    assert proc.returncode == 0, proc.stderr
+    assert 'name = "simple"\nversion = "1.0"' in lock.read_text()
+
+
+def test_a_requirements_file_at_a_url_that_cannot_be_read_is_one_line(
+        venv: Path, file_server: tuple[str, Path]) -> None:
+    base, _ = file_server
+    before = tree_snapshot(venv.parent.parent)
+    proc = run_cli("install", "-p", str(venv), "--no-cache", "--retries", "0",
+                   "-r", f"{base}/missing.txt")
+    assert (proc.returncode, proc.stderr.strip()) == (
+        1, f"error: cannot read the requirements file {base}/missing.txt: {base}/missing.txt "
+           "returned HTTP 404")
+    proc = run_cli("install", "-p", str(venv), "--offline", "-r", f"{base}/missing.txt")
+    assert proc.returncode == 1 and "--offline forbids fetching it" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert tree_snapshot(venv.parent.parent) == before

@@ -129,15 +129,46 @@ def test_a_file_that_is_not_text_is_one_error(tmp_path: Path, name: str) -> None
                                "0xff at offset 6); save it as UTF-8")
 
 
-def test_a_requirements_file_at_a_url_is_refused_by_name(tmp_path: Path) -> None:
+def test_a_requirements_file_at_a_url_without_a_reader_is_refused_by_name(
+        tmp_path: Path) -> None:
     # not read from disk as "https:/host/r.txt" (what a path made of it says)
     url = "https://example.org/reqs/r.txt"
     with pytest.raises(InvalidRequirement) as info:
         parse_requirements_file(url)
-    assert str(info.value) == (f"{url}: requirements files are read from disk only, not "
-                               "from URLs; download it, then give its path")
+    assert str(info.value) == (f"{url}: requirements files are read from disk only here, "
+                               "not from URLs; download it, then give its path")
     (tmp_path / "reqs.txt").write_text(f"lib\n-c {url}\n")
     with pytest.raises(InvalidRequirement) as info:
         parse_requirements_file(tmp_path / "reqs.txt")
     assert str(info.value).startswith(f"{tmp_path / 'reqs.txt'}:2: {url}: requirements files "
                                       "are read from disk only")
+
+
+def test_a_requirements_file_at_a_url_includes_relative_to_its_url(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    served = {
+        "https://example.org/reqs/r.txt": b"lib==1.0\n-r more.txt\n-c ../cons.txt\n"
+                                          b"-r https://other.example/s.py\n./local-project\n",
+        "https://example.org/reqs/more.txt": "other>=2\n".encode("utf-16"),
+        "https://example.org/cons.txt": b"lib<2\n",
+        "https://other.example/s.py": b"# /// script\n# dependencies = ['tool']\n# ///\n",
+    }
+    asked: list[str] = []
+
+    def fetch(url: str) -> bytes:
+        asked.append(url)
+        return served[url]
+
+    (tmp_path / "local-project").mkdir()
+    (tmp_path / "local-project" / "pyproject.toml").write_text(
+        "[project]\nname = 'local-project'\nversion = '1'\n")
+    monkeypatch.chdir(tmp_path)  # a file from a URL names paths from here
+    rs = parse_requirements_file("https://example.org/reqs/r.txt", fetch=fetch)
+    assert [str(r.requirement) for r in rs.requirements] == [
+        "lib==1.0", "other>=2", "tool",
+        f"local-project @ {(tmp_path / 'local-project').as_uri()}"]
+    assert [str(r.requirement) for r in rs.constraints] == ["lib<2"]
+    assert asked == list(served)
+    served["https://example.org/reqs/more.txt"] = b"-r r.txt\n"
+    with pytest.raises(InvalidRequirement, match="include each other in a loop"):
+        parse_requirements_file("https://example.org/reqs/r.txt", fetch=fetch)

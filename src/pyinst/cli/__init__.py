@@ -7,7 +7,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 from .. import __version__
@@ -151,8 +151,9 @@ def _add_install(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
     inst = sub.add_parser("install", parents=[common],
                           help="install packages into an environment")
     add_requirement_inputs(
-        inst, requirement_help="a requirements file, a pylock.toml lock, or a script with "
-                               "inline (PEP 723) metadata (repeatable)",
+        inst, requirement_help="a requirements file (a path, or an http(s) URL), a "
+                               "pylock.toml lock, or a script with inline (PEP 723) "
+                               "metadata (repeatable)",
         group_help="; with a lock file, a group of the lock")
     inst.add_argument("-e", "--editable", action="append", default=[], metavar="DIR",
                       help="install a local project in editable mode (repeatable)")
@@ -350,6 +351,33 @@ def _config_settings(items: Sequence[str]) -> dict[str, str | list[str]]:
     return settings
 
 
+@contextlib.contextmanager
+def url_reader(args: argparse.Namespace) -> Iterator[Callable[[str], bytes]]:
+    """What reads the requirements files given as http(s) URLs: an `Installer` with the
+    command's own network settings (what the files say is not known yet), made at the
+    first URL and closed at the end."""
+    from ..api import Installer
+    from ..errors import IndexFetchError
+    from ..reqfile import RequirementSet
+
+    made: list[Installer] = []
+
+    def fetch(url: str) -> bytes:
+        if not made:
+            made.append(Installer(_build_config(args, RequirementSet())))
+        try:
+            return made[0].read_url(url)
+        except IndexFetchError as exc:  # said as what it was for
+            raise IndexFetchError(f"cannot read the requirements file {url}: {exc}", url=url,
+                                  status_code=exc.status_code) from None
+
+    try:
+        yield fetch
+    finally:
+        for inst in made:
+            inst.close()
+
+
 def _build_constraints(files: Sequence[str]) -> tuple[str, ...]:
     from ..reqfile import RequirementSet, parse_requirements_file
 
@@ -460,14 +488,16 @@ def _cmd_install(args: argparse.Namespace) -> int:
     if args.sync or args.keep or args.extra:
         raise UsageError("--sync, --keep and --extra go with -r pylock.toml")
     reqs = RequirementSet()
-    for f in args.requirement:
-        parse_requirements_file(f, env=os.environ, into=reqs)
-    for spec in args.group:
-        from ..reqfile import group_requirements
+    with url_reader(args) as fetch:
+        for f in args.requirement:
+            parse_requirements_file(f, env=os.environ, into=reqs, fetch=fetch)
+        for spec in args.group:
+            from ..reqfile import group_requirements
 
-        reqs.requirements.extend(group_requirements(spec, base_dir=Path.cwd()))
-    for f in args.constraint:
-        parse_requirements_file(f, env=os.environ, constraint=True, into=reqs)
+            reqs.requirements.extend(group_requirements(spec, base_dir=Path.cwd()))
+        for f in args.constraint:
+            parse_requirements_file(f, env=os.environ, constraint=True, into=reqs,
+                                    fetch=fetch)
     for text in args.requirements:
         reqs.requirements.append(UserRequirement(parse_requirement(text, base_dir=Path.cwd())))
     for text in args.editable:

@@ -53,12 +53,15 @@ def _requirements(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         parse_requirement,
         parse_requirements_file,
     )
+    from . import url_reader
 
     reqs = RequirementSet()
-    for f in args.requirement:
-        parse_requirements_file(f, env=os.environ, into=reqs)
-    for f in args.constraint:
-        parse_requirements_file(f, env=os.environ, constraint=True, into=reqs)
+    with url_reader(args) as fetch:
+        for f in args.requirement:
+            parse_requirements_file(f, env=os.environ, into=reqs, fetch=fetch)
+        for f in args.constraint:
+            parse_requirements_file(f, env=os.environ, constraint=True, into=reqs,
+                                    fetch=fetch)
     for spec in args.group:
         reqs.requirements.extend(group_requirements(spec, base_dir=Path.cwd()))
     for text in args.requirements:
@@ -124,7 +127,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 def install_from_lock(args: argparse.Namespace, locks: list[str]) -> int:
     from ..api import Installer
     from ..errors import UsageError
-    from ..reqfile import RequirementSet
+    from ..reqfile import RequirementSet, is_url, not_from_url
     from . import _build_config, _build_target, _print_result
     from .progress import progress_sink
 
@@ -132,6 +135,8 @@ def install_from_lock(args: argparse.Namespace, locks: list[str]) -> int:
             or args.constraint:
         raise UsageError("a lock file is installed on its own: no other requirements, "
                          "constraints or lock files with it")
+    if is_url(locks[0]):  # its relative paths would have nothing to be relative to
+        raise UsageError(not_from_url(locks[0], "lock files are read"))
     config = _build_config(args, RequirementSet())
     target = _build_target(args)
     with progress_sink(args) as sink, Installer(config, on_event=sink) as inst:
@@ -149,11 +154,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     import hashlib
     import shutil
 
-    from ..errors import TargetError
-    from ..reqfile import RequirementSet, script_metadata
+    from ..errors import TargetError, UsageError
+    from ..reqfile import RequirementSet, is_url, not_from_url, script_metadata
     from ..target import Target
     from . import _build_config
 
+    if is_url(args.script):
+        raise UsageError(not_from_url(args.script, "scripts are run"))
     script = Path(args.script)
     deps, requires_python = script_metadata(script)
     python = args.python or sys.executable

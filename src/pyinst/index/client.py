@@ -200,7 +200,8 @@ class IndexClient:
                                       package=package) from exc
         resp = self.get(url, package=package)
         if resp.status_code in (404, 410):
-            raise IndexFetchError(f"{url} returned HTTP {resp.status_code} for '{package}'",
+            what = f" for '{package}'" if package else ""
+            raise IndexFetchError(f"{url} returned HTTP {resp.status_code}{what}",
                                   url=url, package=package, status_code=resp.status_code)
         return resp.content
 
