@@ -334,7 +334,7 @@ def _parse_option_line(line: str, result: RequirementSet, *, base: Path,
             kind = _OPTS_WITH_VALUE[opt]
             if kind in ("requirement", "constraint"):
                 nested: str | Path
-                if _REMOTE.match(val):
+                if is_url(val):
                     nested = val
                 elif base_url is not None:
                     nested = urllib.parse.urljoin(base_url, val)
@@ -350,8 +350,8 @@ def _parse_option_line(line: str, result: RequirementSet, *, base: Path,
                 result.extra_index_urls.append(val)
             elif kind == "find_links":
                 local = base / val
-                is_url = "://" in val or val.startswith("file:")
-                result.find_links.append(val if is_url or not local.exists() else str(local))
+                a_url = "://" in val or val.startswith("file:")
+                result.find_links.append(val if a_url or not local.exists() else str(local))
             elif kind == "only_binary":
                 result.only_binary.update(v.strip() for v in val.split(",") if v.strip())
             elif kind == "no_binary":
