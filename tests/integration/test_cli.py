@@ -457,3 +457,21 @@ def test_a_requirements_file_at_a_url_that_cannot_be_read_is_one_line(
     assert proc.returncode == 1 and "--offline forbids fetching it" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert tree_snapshot(venv.parent.parent) == before
+
+
+def test_run_a_script_at_a_url(index: IndexServer, tmp_path: Path,
+                               file_server: tuple[str, Path]) -> None:
+    base, root = file_server
+    (root / "tool.py").write_text(
+        "# /// script\n# dependencies = ['simple==1.0']\n# ///\n"
+        "import pathlib, simple, sys\n"
+        "print(simple.VERSION, sys.argv[1:], pathlib.Path(__file__).name)\n"
+        "sys.exit(3)\n")
+    proc = run_cli("run", "-i", index.url, "--cache-dir", str(tmp_path / "cache"),
+                   f"{base}/tool.py", "a", "b")
+    assert (proc.returncode, proc.stdout.strip()) == (3, "1.0 ['a', 'b'] tool.py"), \
+        proc.stderr
+    proc = run_cli("run", "-i", index.url, "--cache-dir", str(tmp_path / "cache"),
+                   "--retries", "0", f"{base}/gone.py")
+    assert (proc.returncode, proc.stderr.strip()) == (
+        1, f"error: cannot read the script {base}/gone.py: {base}/gone.py returned HTTP 404")

@@ -352,10 +352,11 @@ def _config_settings(items: Sequence[str]) -> dict[str, str | list[str]]:
 
 
 @contextlib.contextmanager
-def url_reader(args: argparse.Namespace) -> Iterator[Callable[[str], bytes]]:
-    """What reads the requirements files given as http(s) URLs: an `Installer` with the
-    command's own network settings (what the files say is not known yet), made at the
-    first URL and closed at the end."""
+def url_reader(args: argparse.Namespace, what: str = "the requirements file"
+               ) -> Iterator[Callable[[str], bytes]]:
+    """What reads the files (requirements files, a script) given as http(s) URLs: an
+    `Installer` with the command's own network settings (what requirements files say
+    is not known yet), made at the first URL and closed at the end."""
     from ..api import Installer
     from ..errors import IndexFetchError
     from ..reqfile import RequirementSet
@@ -368,7 +369,7 @@ def url_reader(args: argparse.Namespace) -> Iterator[Callable[[str], bytes]]:
         try:
             return made[0].read_url(url)
         except IndexFetchError as exc:  # said as what it was for
-            raise IndexFetchError(f"cannot read the requirements file {url}: {exc}", url=url,
+            raise IndexFetchError(f"cannot read {what} {url}: {exc}", url=url,
                                   status_code=exc.status_code) from None
 
     try:

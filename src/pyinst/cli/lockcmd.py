@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -38,7 +39,8 @@ def add_parsers(sub: argparse._SubParsersAction,  # type: ignore[type-arg]
 
     run = sub.add_parser("run", parents=[common],
                          help="run a script with its inline (PEP 723) dependencies")
-    run.add_argument("script", metavar="SCRIPT", help="a Python script")
+    run.add_argument("script", metavar="SCRIPT",
+                     help="a Python script (a path, or an http(s) URL)")
     run.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS",
                      help="arguments for the script")
     run.add_argument("-p", "--python", metavar="PATH",
@@ -149,19 +151,44 @@ def install_from_lock(args: argparse.Namespace, locks: list[str]) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run a script in an environment holding its inline dependencies, made once per
-    (interpreter, dependency set) in the cache and reused."""
+    """Run a script (a path, or an http(s) URL) in an environment holding its inline
+    dependencies, made once per (interpreter, dependency set) in the cache and reused."""
+    from ..reqfile import is_url
+
+    with contextlib.ExitStack() as stack:
+        script = Path(args.script)
+        if is_url(args.script):
+            script = _fetched_script(args, stack)
+        return _run_script(args, script)
+
+
+def _fetched_script(args: argparse.Namespace, stack: contextlib.ExitStack) -> Path:
+    """The script at the URL ``args.script``, saved under its own name in a temporary
+    directory that lasts as long as ``stack`` (the run)."""
+    import posixpath
+    import tempfile
+    import urllib.parse
+
+    from . import url_reader
+
+    with url_reader(args, "the script") as fetch:
+        data = fetch(args.script)
+    name = posixpath.basename(urllib.parse.urlsplit(args.script).path) or "script.py"
+    script = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="pyinst-run-"))) \
+        / name
+    script.write_bytes(data)
+    return script
+
+
+def _run_script(args: argparse.Namespace, script: Path) -> int:
     import hashlib
     import shutil
 
-    from ..errors import TargetError, UsageError
-    from ..reqfile import RequirementSet, is_url, not_from_url, script_metadata
+    from ..errors import TargetError
+    from ..reqfile import RequirementSet, script_metadata
     from ..target import Target
     from . import _build_config
 
-    if is_url(args.script):
-        raise UsageError(not_from_url(args.script, "scripts are run"))
-    script = Path(args.script)
     deps, requires_python = script_metadata(script)
     python = args.python or sys.executable
     config = _build_config(args, RequirementSet())
