@@ -102,11 +102,17 @@ def test_a_cache_write_past_what_the_disk_allows_is_one_line(
     run_in(venv, f"import small, {project}")
 
 
+@pytest.fixture
+def in_the_way(tmp_path: Path) -> Path:
+    """A file where the cache directory should be."""
+    path = tmp_path / "not-a-directory"
+    path.write_text("a file\n")
+    return path
+
+
 def test_a_file_where_the_cache_directory_goes_is_one_line(
-        index: IndexServer, tmp_path: Path, venv_factory: Callable[[str], Path]) -> None:
+        index: IndexServer, in_the_way: Path, venv_factory: Callable[[str], Path]) -> None:
     venv = venv_factory("3.12")
-    in_the_way = tmp_path / "not-a-directory"
-    in_the_way.write_text("a file\n")
     before = tree_snapshot(venv)
     proc = run_cli("install", "-p", str(venv), "-i", index.url, "--retries", "0",
                    "--cache-dir", str(in_the_way), "app")
@@ -119,10 +125,8 @@ def test_a_file_where_the_cache_directory_goes_is_one_line(
 
 
 def test_the_library_raises_cache_error_and_changes_nothing(
-        index: IndexServer, tmp_path: Path, venv_factory: Callable[[str], Path]) -> None:
+        index: IndexServer, in_the_way: Path, venv_factory: Callable[[str], Path]) -> None:
     venv = venv_factory("3.12")
-    in_the_way = tmp_path / "not-a-directory"
-    in_the_way.write_text("a file\n")
     before = tree_snapshot(venv)
     with Installer(Config(index_urls=(index.url,), cache_dir=in_the_way, retries=0)) as inst, \
             pytest.raises(CacheError, match=os.strerror(20)):  # ENOTDIR
