@@ -258,7 +258,7 @@ def parse_requirements_file(
     what = "script" if is_script else "requirements file"
     try:
         if file is not None:
-            text = read(file) if not is_script else read_text(file)
+            text = read(file)
         else:
             assert fetch is not None
             text = decode_text(fetch(name))
